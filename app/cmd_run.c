@@ -1,0 +1,129 @@
+/*
+ * `hark run -c FILE [--once]`: the whole pipeline.
+ *
+ * Main owns the signals: SIGINT/SIGTERM stop (drain, flush, commit, exit
+ * 0), SIGHUP reloads the config's rules, lexicon and customers (a broken
+ * set is rejected with its errors and the old one keeps running).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app_int.h"
+#include "hark/log.h"
+#include "pipeline_int.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: hark run -c FILE [--once] [--log-level LEVEL]\n");
+}
+
+static void reload(struct hark_pipeline *pipe, const char *path)
+{
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    struct hark_app_config *cfg = NULL;
+    struct hark_snapshot *snap = NULL;
+    if (hark_app_config_load(path, &diag, &cfg) == HARK_OK &&
+        hark_snapshot_build(cfg, &diag, &snap) == HARK_OK) {
+        hark_pipeline_swap(pipe, snap);
+        HARK_LOG_INFO("reload", "reloaded %s rules_version=%s", path,
+                      hark_pipeline_rules_version(pipe));
+    } else {
+        HARK_LOG_ERROR("reload", "rejected the new config %s; the previous "
+                       "one keeps running:", path);
+        hark_diag_print(&diag, stderr);
+    }
+    hark_diag_cleanup(&diag);
+}
+
+int hark_cmd_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool is_once = false;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+            i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--once") == 0) {
+            is_once = true;
+        } else if (strcmp(argv[i], "-h") == 0 ||
+                   strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "hark run: unknown argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    struct hark_app_config *cfg = NULL;
+    struct hark_snapshot *snap = NULL;
+    if (hark_app_config_load(path, &diag, &cfg) != HARK_OK ||
+        hark_snapshot_build(cfg, &diag, &snap) != HARK_OK) {
+        hark_diag_print(&diag, stderr);
+        hark_diag_cleanup(&diag);
+        return 1;
+    }
+    if (snap->cfg->n_sources == 0) {
+        fprintf(stderr, "%s: error: no sources configured; nothing to run\n",
+                path);
+        hark_snapshot_unref(snap);
+        hark_diag_cleanup(&diag);
+        return 1;
+    }
+    /* Signals go to main only: block them before any thread starts. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct hark_pipeline *pipe = NULL;
+    if (hark_pipeline_new(snap, is_once, &diag, &pipe) != HARK_OK) {
+        hark_diag_print(&diag, stderr);
+        hark_diag_cleanup(&diag);
+        hark_snapshot_unref(snap);
+        return 1;
+    }
+    hark_diag_print(&diag, stderr); /* warnings */
+    hark_diag_cleanup(&diag);
+    HARK_LOG_INFO("main", "hark %s running %zu source(s), rules_version=%s%s",
+                  HARK_VERSION, snap->cfg->n_sources,
+                  hark_rules_version(snap->rules), is_once ? " (once)" : "");
+    hark_snapshot_unref(snap);
+    hark_pipeline_start(pipe);
+
+    int64_t next_stats = hark_mono_ms() + 60000;
+    bool is_stopping = false;
+    while (!hark_pipeline_is_done(pipe)) {
+        struct timespec ts = {0, 200 * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if ((sig == SIGINT || sig == SIGTERM) && !is_stopping) {
+            HARK_LOG_INFO("main", "%s: stopping: draining, flushing, "
+                          "committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            is_stopping = true;
+            hark_pipeline_stop(pipe);
+        } else if (sig == SIGHUP) {
+            reload(pipe, path);
+        }
+        if (hark_mono_ms() >= next_stats) {
+            hark_pipeline_log_stats(pipe, NULL);
+            next_stats += 60000;
+        }
+    }
+    hark_err_t err = hark_pipeline_join(pipe);
+    hark_pipeline_log_stats(pipe, NULL);
+    hark_pipeline_free(pipe);
+    return err == HARK_OK ? 0 : 3;
+}

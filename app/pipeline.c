@@ -1,0 +1,564 @@
+/*
+ * The pipeline wiring: the only code that knows every stage.
+ *
+ *   ingest thread ──work_q──▶ workers (N) ──emit_q──▶ emit thread ──▶ sinks
+ *        ▲                                               │
+ *        └──────────────── hark_ingest_ack() ◀───────────┘
+ *
+ * - The ingest thread runs hark_ingest_run(): fetching, cursors, dedup.
+ * - Workers run the filters (rules, sentiment) on the current snapshot,
+ *   taking a reference per item.
+ * - The emit thread owns the enrich state and every sink: it joins
+ *   customers, scores, serializes events, produces them, polls the sinks
+ *   and turns their acks into ingest acks. One tracker per post counts the
+ *   events still unacknowledged; the post is acked when the last one is.
+ *
+ * Queues are sized above the in-flight budget, so the ingest thread never
+ * waits on them: ingest stops fetching instead (backpressure).
+ */
+#include "pipeline_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hark/event.h"
+#include "hark/ingest.h"
+#include "hark/log.h"
+#include "hark/queue.h"
+#include "hark/sink.h"
+
+#define MAX_SINKS 4
+#define DLQ_RAW_MAX 4096
+
+struct sink_slot {
+    const struct hark_sink_ops *ops;
+    void *state;
+};
+
+struct tracker {
+    struct hark_pipeline *pipe;
+    uint32_t src_index;
+    uint64_t seq;
+    int pending;
+    bool has_failed;
+    bool is_engaged;
+    char event_id[17];
+    char *key;
+};
+
+/* What travels on emit_q: an analysed item, or a DLQ record. */
+struct emit_job {
+    struct hark_item *item;
+    char *dlq_payload;
+    size_t dlq_len;
+    uint32_t src_index;
+};
+
+struct hark_pipeline {
+    pthread_mutex_t snap_lock;
+    struct hark_snapshot *snap; /* the current one (slot) */
+    struct hark_snapshot *boot; /* sources and sinks come from this one */
+    struct hark_source_stats *stats;
+    struct hark_ingest_source *isrcs;
+    struct hark_ingest *ingest;
+    struct hark_queue *work_q;
+    struct hark_queue *emit_q;
+    struct sink_slot sinks[MAX_SINKS];
+    size_t n_sinks;
+    pthread_t ingest_thread;
+    pthread_t emit_thread;
+    pthread_t *workers;
+    int n_workers;
+    atomic_bool is_ingest_done;
+    hark_err_t ingest_result;
+    struct hark_buf scratch; /* emit thread */
+};
+
+/* ---- snapshot slot ---- */
+
+static struct hark_snapshot *snap_get(struct hark_pipeline *p)
+{
+    pthread_mutex_lock(&p->snap_lock);
+    struct hark_snapshot *snap = hark_snapshot_ref(p->snap);
+    pthread_mutex_unlock(&p->snap_lock);
+    return snap;
+}
+
+void hark_pipeline_swap(struct hark_pipeline *p, struct hark_snapshot *snap)
+{
+    pthread_mutex_lock(&p->snap_lock);
+    struct hark_snapshot *old = p->snap;
+    p->snap = snap;
+    pthread_mutex_unlock(&p->snap_lock);
+    hark_snapshot_unref(old);
+}
+
+const char *hark_pipeline_rules_version(struct hark_pipeline *p)
+{
+    return hark_rules_version(p->snap->rules);
+}
+
+/* ---- ingest side ---- */
+
+static hark_err_t on_emit(void *opaque, struct hark_item *item)
+{
+    struct hark_pipeline *p = opaque;
+    return hark_queue_push(p->work_q, item, -1);
+}
+
+static void on_dlq(void *opaque, uint32_t src_index, const char *url,
+                   const char *reason, const char *raw, size_t raw_len)
+{
+    struct hark_pipeline *p = opaque;
+    struct hark_buf buf;
+    hark_buf_init(&buf, 0);
+    const char *name = p->boot->cfg->sources[src_index].cfg.name;
+    if (hark_event_dlq(name, url, reason, raw, raw_len, DLQ_RAW_MAX,
+                       hark_now_ms(), &buf) != HARK_OK) {
+        hark_buf_cleanup(&buf);
+        return;
+    }
+    struct emit_job *job = hark_xcalloc(1, sizeof(*job));
+    job->src_index = src_index;
+    job->dlq_len = buf.len;
+    job->dlq_payload = hark_buf_take(&buf);
+    if (hark_queue_push(p->emit_q, job, -1) != HARK_OK) {
+        free(job->dlq_payload);
+        free(job);
+    }
+}
+
+static void *ingest_main(void *arg)
+{
+    struct hark_pipeline *p = arg;
+    p->ingest_result = hark_ingest_run(p->ingest);
+    atomic_store(&p->is_ingest_done, true);
+    return NULL;
+}
+
+/* ---- workers ---- */
+
+static void *worker_main(void *arg)
+{
+    struct hark_pipeline *p = arg;
+    struct hark_rules_scratch *scratch = hark_rules_scratch_new();
+    for (;;) {
+        void *v = NULL;
+        if (hark_queue_pop(p->work_q, &v, -1) != HARK_OK) {
+            break;
+        }
+        struct hark_item *item = v;
+        struct hark_snapshot *snap = snap_get(p);
+        hark_app_analyze(snap, scratch, item);
+        hark_snapshot_unref(snap);
+        struct emit_job *job = hark_xcalloc(1, sizeof(*job));
+        job->item = item;
+        if (hark_queue_push(p->emit_q, job, -1) != HARK_OK) {
+            hark_item_free(item); /* closing: refetched after restart */
+            free(job);
+        }
+    }
+    hark_rules_scratch_free(scratch);
+    return NULL;
+}
+
+/* ---- emit side ---- */
+
+static void ack_post(struct hark_pipeline *p, uint32_t src, uint64_t seq)
+{
+    hark_ingest_ack(p->ingest, src, seq);
+}
+
+static void poll_sinks(struct hark_pipeline *p, int timeout_ms)
+{
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        p->sinks[i].ops->poll(p->sinks[i].state, i == 0 ? timeout_ms : 0);
+    }
+}
+
+/* Produces to one sink, waiting (polling) while it pushes back. */
+static void produce_one(struct hark_pipeline *p, struct sink_slot *s,
+                        const char *topic, const char *key, size_t key_len,
+                        const char *payload, size_t len, void *token)
+{
+    for (;;) {
+        hark_err_t err =
+            s->ops->produce(s->state, topic, key, key_len, payload, len, token);
+        if (err != HARK_EAGAIN) {
+            if (err != HARK_OK) {
+                HARK_LOG_ERROR("sink", "%s refused an event on %s: %s",
+                               s->ops->name, topic, hark_err_str(err));
+            }
+            return;
+        }
+        poll_sinks(p, 10);
+    }
+}
+
+static void produce_dlq_record(struct hark_pipeline *p, const char *payload,
+                               size_t len)
+{
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        produce_one(p, &p->sinks[i], p->boot->cfg->topic_dlq, NULL, 0, payload,
+                    len, NULL);
+    }
+}
+
+/* Drops one hold on the tracker; the last one acks the post. */
+static void tracker_release(struct hark_pipeline *p, struct tracker *t)
+{
+    if (--t->pending > 0) {
+        return;
+    }
+    struct hark_source_stats *st = &p->stats[t->src_index];
+    if (t->has_failed) {
+        atomic_fetch_add(&st->dlq, 1);
+    } else {
+        atomic_fetch_add(&st->emitted, 1);
+        if (t->is_engaged) {
+            atomic_fetch_add(&st->engaged, 1);
+        }
+    }
+    ack_post(p, t->src_index, t->seq);
+    free(t->key);
+    free(t);
+}
+
+static void on_sink_ack(void *opaque, void *token, hark_err_t status,
+                        const char *reason)
+{
+    struct hark_pipeline *p = opaque;
+    struct tracker *t = token;
+    if (!t) {
+        if (status != HARK_OK) {
+            HARK_LOG_ERROR("sink", "a DLQ record was refused too: %s",
+                           reason ? reason : hark_err_str(status));
+        }
+        return;
+    }
+    if (status != HARK_OK && !t->has_failed) {
+        t->has_failed = true;
+        HARK_LOG_ERROR("sink", "event %s refused permanently: %s; sent to "
+                       "the DLQ", t->event_id,
+                       reason ? reason : hark_err_str(status));
+        struct hark_buf buf;
+        hark_buf_init(&buf, 0);
+        char why[512];
+        snprintf(why, sizeof(why), "delivery failed for event %s (key %s): %s",
+                 t->event_id, t->key ? t->key : "", reason ? reason : "");
+        const char *name = p->boot->cfg->sources[t->src_index].cfg.name;
+        if (hark_event_dlq(name, NULL, why, NULL, 0, 0, hark_now_ms(), &buf) ==
+            HARK_OK) {
+            produce_dlq_record(p, buf.ptr, buf.len);
+        }
+        hark_buf_cleanup(&buf);
+    }
+    tracker_release(p, t);
+}
+
+static bool post_by_brand(const struct hark_snapshot *snap,
+                          const struct hark_item *item)
+{
+    return hark_app_is_brand(snap->cfg, item->post);
+}
+
+static void emit_item(struct hark_pipeline *p, struct hark_item *item)
+{
+    struct hark_source_stats *st = &p->stats[item->src_index];
+    struct hark_snapshot *snap = snap_get(p);
+    bool is_kept = item->action == HARK_ACTION_TAG ||
+                   item->action == HARK_ACTION_ENGAGE ||
+                   (item->action == HARK_ACTION_NONE &&
+                    snap->cfg->keep_unmatched) ||
+                   item->post->is_deleted;
+    if (!is_kept) {
+        atomic_fetch_add(item->action == HARK_ACTION_DROP ? &st->dropped
+                                                           : &st->filtered,
+                         1);
+        ack_post(p, item->src_index, item->seq);
+        hark_snapshot_unref(snap);
+        hark_item_free(item);
+        return;
+    }
+    int64_t now = hark_now_ms();
+    int64_t since = 0;
+    if (!item->post->created_at ||
+        hark_time_parse(item->post->created_at, &since) != HARK_OK) {
+        since = now;
+    }
+    hark_app_enrich(snap, item, since);
+    bool is_engage = item->action == HARK_ACTION_ENGAGE &&
+                     !post_by_brand(snap, item) && !item->post->is_deleted;
+    hark_snapshot_unref(snap);
+
+    struct hark_buf key;
+    hark_buf_init(&key, 0);
+    hark_event_key(item, &key);
+    struct hark_buf ev_post, ev_eng;
+    hark_buf_init(&ev_post, 0);
+    hark_buf_init(&ev_eng, 0);
+    hark_err_t err = hark_event_build(item, HARK_SCHEMA_POST, now, &ev_post);
+    if (err == HARK_OK && is_engage) {
+        err = hark_event_build(item, HARK_SCHEMA_ENGAGEMENT, now, &ev_eng);
+    }
+    if (err != HARK_OK) {
+        /* Serialization cannot fail on valid items; count it, release it. */
+        HARK_LOG_ERROR("emit", "cannot serialize post %s: %s",
+                       item->post->id ? item->post->id : "?",
+                       hark_err_str(err));
+        atomic_fetch_add(&st->dlq, 1);
+        ack_post(p, item->src_index, item->seq);
+    } else {
+        struct tracker *t = hark_xcalloc(1, sizeof(*t));
+        t->pipe = p;
+        t->src_index = item->src_index;
+        t->seq = item->seq;
+        t->is_engaged = is_engage;
+        t->key = hark_xstrdup(key.ptr ? key.ptr : "");
+        hark_event_id(item, HARK_SCHEMA_POST, t->event_id);
+        /* One hold per event and sink, plus ours until every produce
+         * returned: a sink may ack synchronously inside produce. */
+        t->pending = (int)p->n_sinks * (is_engage ? 2 : 1) + 1;
+        const struct hark_app_config *cfg = p->boot->cfg;
+        for (size_t i = 0; i < p->n_sinks; i++) {
+            produce_one(p, &p->sinks[i], cfg->topic_posts, key.ptr, key.len,
+                        ev_post.ptr, ev_post.len, t);
+            if (is_engage) {
+                produce_one(p, &p->sinks[i], cfg->topic_engagement, key.ptr,
+                            key.len, ev_eng.ptr, ev_eng.len, t);
+            }
+        }
+        tracker_release(p, t);
+    }
+    hark_buf_cleanup(&key);
+    hark_buf_cleanup(&ev_post);
+    hark_buf_cleanup(&ev_eng);
+    hark_item_free(item);
+}
+
+static void *emit_main(void *arg)
+{
+    struct hark_pipeline *p = arg;
+    for (;;) {
+        void *v = NULL;
+        hark_err_t err = hark_queue_pop(p->emit_q, &v, 20);
+        if (err == HARK_ECLOSED) {
+            break;
+        }
+        if (err == HARK_OK) {
+            struct emit_job *job = v;
+            if (job->item) {
+                emit_item(p, job->item);
+            } else {
+                produce_dlq_record(p, job->dlq_payload, job->dlq_len);
+                free(job->dlq_payload);
+            }
+            free(job);
+            poll_sinks(p, 0);
+        } else {
+            poll_sinks(p, 5);
+        }
+    }
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        if (p->sinks[i].ops->flush(p->sinks[i].state, 30000) != HARK_OK) {
+            HARK_LOG_ERROR("sink", "%s: not every event was delivered before "
+                           "shutdown", p->sinks[i].ops->name);
+        }
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static hark_err_t open_sinks(struct hark_pipeline *p, struct hark_diag *diag)
+{
+    const struct hark_app_config *cfg = p->boot->cfg;
+    char *dir = hark_path_resolve(cfg->path, ".");
+    if (dir) {
+        size_t n = strlen(dir);
+        if (n >= 2 && strcmp(dir + n - 2, "/.") == 0) {
+            dir[n - 2] = '\0';
+        }
+    }
+    hark_err_t err = HARK_OK;
+    if (!cfg->sinks || cfg->sinks->n == 0) {
+        /* The default: NDJSON files under "out" next to the config. */
+        static const char dflt[] = "{\"dir\": \"out\"}";
+        struct hark_json_doc *doc = NULL;
+        struct hark_json_opts opts = {.validate_utf8 = true};
+        char eb[128];
+        size_t off;
+        if (hark_json_parse(dflt, sizeof(dflt) - 1, "(default sink)", &opts,
+                            &doc, eb, sizeof(eb), &off) == HARK_OK) {
+            const struct hark_sink_ops *ops = hark_sink_ops_find("file");
+            err = ops->open(doc, doc->root, dir ? dir : ".", diag, on_sink_ack,
+                            p, &p->sinks[0].state);
+            if (err == HARK_OK) {
+                p->sinks[0].ops = ops;
+                p->n_sinks = 1;
+            }
+            hark_json_doc_free(doc);
+        }
+        free(dir);
+        return err;
+    }
+    for (size_t i = 0; i < cfg->sinks->n && p->n_sinks < MAX_SINKS; i++) {
+        const struct hark_sink_ops *ops = hark_sink_ops_find(cfg->sinks->keys[i]);
+        void *state = NULL;
+        if (ops->open(cfg->doc, cfg->sinks->items[i], dir ? dir : ".", diag,
+                      on_sink_ack, p, &state) != HARK_OK) {
+            err = HARK_EINVAL;
+            continue;
+        }
+        p->sinks[p->n_sinks].ops = ops;
+        p->sinks[p->n_sinks].state = state;
+        p->n_sinks++;
+    }
+    free(dir);
+    return err;
+}
+
+hark_err_t hark_pipeline_new(struct hark_snapshot *snap, bool is_once,
+                             struct hark_diag *diag,
+                             struct hark_pipeline **out)
+{
+    *out = NULL;
+    struct hark_pipeline *p = hark_xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->snap_lock, NULL);
+    p->snap = hark_snapshot_ref(snap);
+    p->boot = hark_snapshot_ref(snap);
+    atomic_init(&p->is_ingest_done, false);
+    const struct hark_app_config *cfg = snap->cfg;
+    size_t n = cfg->n_sources;
+    p->stats = hark_xcalloc(n ? n : 1, sizeof(*p->stats));
+    p->isrcs = hark_xcalloc(n ? n : 1, sizeof(*p->isrcs));
+    for (size_t i = 0; i < n; i++) {
+        p->isrcs[i].cfg = &cfg->sources[i].cfg;
+        p->isrcs[i].ops = cfg->sources[i].ops;
+        p->isrcs[i].state = cfg->sources[i].state;
+        p->isrcs[i].stats = &p->stats[i];
+    }
+    size_t cap = cfg->max_in_flight + 4096;
+    p->work_q = hark_queue_new(cap);
+    p->emit_q = hark_queue_new(cap);
+    if (open_sinks(p, diag) != HARK_OK) {
+        hark_pipeline_free(p);
+        return HARK_EINVAL;
+    }
+    struct hark_ingest_opts opts = {
+        .state_dir = cfg->state_dir,
+        .is_once = is_once,
+        .max_in_flight = cfg->max_in_flight,
+        .max_body_bytes = cfg->max_body_bytes,
+        .dedup_window = cfg->dedup_window,
+        .emit = on_emit,
+        .dlq = on_dlq,
+        .opaque = p,
+    };
+    char errbuf[512];
+    if (hark_ingest_new(p->isrcs, n, &opts, &p->ingest, errbuf,
+                        sizeof(errbuf)) != HARK_OK) {
+        hark_diag_line(diag, HARK_DIAG_ERROR, NULL, 0, "%s", errbuf);
+        hark_pipeline_free(p);
+        return HARK_EIO;
+    }
+    *out = p;
+    return HARK_OK;
+}
+
+void hark_pipeline_start(struct hark_pipeline *p)
+{
+    p->n_workers = p->boot->cfg->workers;
+    p->workers = hark_xcalloc((size_t)p->n_workers, sizeof(*p->workers));
+    pthread_create(&p->emit_thread, NULL, emit_main, p);
+    for (int i = 0; i < p->n_workers; i++) {
+        pthread_create(&p->workers[i], NULL, worker_main, p);
+    }
+    pthread_create(&p->ingest_thread, NULL, ingest_main, p);
+}
+
+bool hark_pipeline_is_done(struct hark_pipeline *p)
+{
+    return atomic_load(&p->is_ingest_done);
+}
+
+void hark_pipeline_stop(struct hark_pipeline *p)
+{
+    hark_ingest_stop(p->ingest);
+}
+
+hark_err_t hark_pipeline_join(struct hark_pipeline *p)
+{
+    pthread_join(p->ingest_thread, NULL);
+    hark_queue_close(p->work_q);
+    for (int i = 0; i < p->n_workers; i++) {
+        pthread_join(p->workers[i], NULL);
+    }
+    hark_queue_close(p->emit_q);
+    pthread_join(p->emit_thread, NULL);
+    return p->ingest_result;
+}
+
+void hark_pipeline_log_stats(struct hark_pipeline *p, FILE *fp)
+{
+    const struct hark_app_config *cfg = p->boot->cfg;
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        struct hark_source_stats *st = &p->stats[i];
+        const char *cur = hark_ingest_cursor(p->ingest, i);
+        char line[768];
+        snprintf(line, sizeof(line),
+                 "source=%s state=%s requests=%llu fetched=%llu emitted=%llu "
+                 "engaged=%llu filtered=%llu dropped=%llu deduped=%llu "
+                 "dlq=%llu bad_pages=%llu repaired=%llu cursor=%s",
+                 cfg->sources[i].cfg.name,
+                 hark_source_state_name(atomic_load(&st->state)),
+                 (unsigned long long)atomic_load(&st->requests),
+                 (unsigned long long)atomic_load(&st->fetched),
+                 (unsigned long long)atomic_load(&st->emitted),
+                 (unsigned long long)atomic_load(&st->engaged),
+                 (unsigned long long)atomic_load(&st->filtered),
+                 (unsigned long long)atomic_load(&st->dropped),
+                 (unsigned long long)atomic_load(&st->deduped),
+                 (unsigned long long)atomic_load(&st->dlq),
+                 (unsigned long long)atomic_load(&st->bad_pages),
+                 (unsigned long long)atomic_load(&st->repaired),
+                 cur ? cur : "-");
+        if (fp) {
+            fprintf(fp, "%s\n", line);
+        } else {
+            HARK_LOG_INFO("stats", "%s", line);
+        }
+    }
+}
+
+void hark_pipeline_free(struct hark_pipeline *p)
+{
+    if (!p) {
+        return;
+    }
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        p->sinks[i].ops->close(p->sinks[i].state);
+    }
+    /* Anything left in the queues was never acked: drop it. */
+    void *v;
+    while (hark_queue_pop(p->work_q, &v, 0) == HARK_OK) {
+        hark_item_free(v);
+    }
+    while (hark_queue_pop(p->emit_q, &v, 0) == HARK_OK) {
+        struct emit_job *job = v;
+        hark_item_free(job->item);
+        free(job->dlq_payload);
+        free(job);
+    }
+    hark_queue_free(p->work_q);
+    hark_queue_free(p->emit_q);
+    hark_ingest_free(p->ingest);
+    free(p->workers);
+    free(p->isrcs);
+    free(p->stats);
+    hark_snapshot_unref(p->snap);
+    hark_snapshot_unref(p->boot);
+    pthread_mutex_destroy(&p->snap_lock);
+    free(p);
+}

@@ -1,0 +1,474 @@
+/*
+ * identity: identity strings, the identity index and the join of a post's
+ * author to a customer.
+ *
+ * What an identity string means (DESIGN.md "Customers and identities"):
+ *
+ *   x:12345                  X user id (digits)              stable id
+ *   x:@alice                 X handle                        handle
+ *   bluesky:did:plc:abc      Bluesky DID                     stable id
+ *   bluesky:@alice.bsky.social                               handle
+ *   mastodon:109876543210    Mastodon account id (digits)    stable id
+ *   mastodon:alice@example.social  Mastodon address user@host handle
+ *   mastodon:@alice@example.social (the same)                handle
+ *   reddit:@alice_r, reddit:alice_r   Reddit name            handle
+ *   reddit:t2_abc            Reddit account fullname         stable id
+ *   hackernews:@pg, hackernews:pg     HN name                handle
+ *
+ * A Mastodon handle must carry its instance (a directory entry cannot know
+ * which instance a bare "alice" lives on); on the post side a bare local
+ * handle is completed with the source's host.
+ *
+ * Reddit and Hacker News names cannot be changed and are the only identity
+ * those platforms show, so a match on them is not a lower-confidence match:
+ * is_handle_match is set only for x, bluesky and mastodon, where a stable id
+ * exists besides the (renamable or movable) handle.
+ *
+ * Handles compare ASCII case-insensitively (every platform above restricts
+ * handles to ASCII; IDN hosts arrive as punycode); ids compare exactly.
+ */
+#include "customers_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hark/customers.h"
+
+static const char *const platform_names[HARK_CPLAT_COUNT_] = {
+    [HARK_CPLAT_NONE] = "",
+    [HARK_CPLAT_MASTODON] = "mastodon",
+    [HARK_CPLAT_BLUESKY] = "bluesky",
+    [HARK_CPLAT_X] = "x",
+    [HARK_CPLAT_REDDIT] = "reddit",
+    [HARK_CPLAT_HACKERNEWS] = "hackernews",
+};
+
+#define PLATFORMS_EXPECTED                                                     \
+    "expected mastodon, bluesky, x, reddit or hackernews"
+
+static unsigned char fold(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+enum hark_cust_platform hark_cust_platform_parse(const char *s, size_t len)
+{
+    for (int p = 1; p < HARK_CPLAT_COUNT_; p++) {
+        const char *name = platform_names[p];
+        if (strlen(name) != len) {
+            continue;
+        }
+        size_t i = 0;
+        while (i < len && fold((unsigned char)s[i]) == (unsigned char)name[i]) {
+            i++;
+        }
+        if (i == len) {
+            return (enum hark_cust_platform)p;
+        }
+    }
+    return HARK_CPLAT_NONE;
+}
+
+const char *hark_cust_platform_name(enum hark_cust_platform platform)
+{
+    if ((int)platform < 0 || platform >= HARK_CPLAT_COUNT_) {
+        return "";
+    }
+    return platform_names[platform];
+}
+
+bool hark_cust_platform_has_ids(enum hark_cust_platform platform)
+{
+    return platform == HARK_CPLAT_X || platform == HARK_CPLAT_BLUESKY ||
+           platform == HARK_CPLAT_MASTODON;
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static struct hark_str trim(const char *s, size_t len)
+{
+    while (len > 0 && is_blank(s[0])) {
+        s++;
+        len--;
+    }
+    while (len > 0 && is_blank(s[len - 1])) {
+        len--;
+    }
+    return (struct hark_str){s, len};
+}
+
+static bool all_digits(struct hark_str v)
+{
+    if (v.len == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool has_char(struct hark_str v, char c)
+{
+    return v.len > 0 && memchr(v.ptr, c, v.len) != NULL;
+}
+
+static bool has_prefix(struct hark_str v, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return v.len >= n && memcmp(v.ptr, prefix, n) == 0;
+}
+
+static bool has_blank(struct hark_str v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        if (is_blank(v.ptr[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* user@host with both parts present. */
+static bool is_user_at_host(struct hark_str v)
+{
+    const char *at = v.len ? memchr(v.ptr, '@', v.len) : NULL;
+    return at && at > v.ptr && at < v.ptr + v.len - 1;
+}
+
+/* Checks what the value of a handle or id must look like per platform. */
+static hark_err_t check_value(struct hark_cust_ident *id, char *errbuf,
+                              size_t errbuf_len)
+{
+    const char *d1 = id->disp.ptr;
+    int n1 = (int)id->disp.len;
+    const char *d2 = id->disp2.ptr;
+    int n2 = (int)id->disp2.len;
+    if (id->val.len == 0) {
+        snprintf(errbuf, errbuf_len, "identity \"%.*s%s%.*s\" has no value",
+                 n1, d1, id->disp_sep, n2, d2);
+        return HARK_EINVAL;
+    }
+    if (has_blank(id->val)) {
+        snprintf(errbuf, errbuf_len,
+                 "identity \"%.*s%s%.*s\" contains a blank", n1, d1,
+                 id->disp_sep, n2, d2);
+        return HARK_EINVAL;
+    }
+    if (id->platform == HARK_CPLAT_MASTODON && id->kind == HARK_CKIND_HANDLE &&
+        !is_user_at_host(id->val)) {
+        snprintf(errbuf, errbuf_len,
+                 "mastodon handle \"%.*s%s%.*s\" needs its instance; "
+                 "expected mastodon:@user@host",
+                 n1, d1, id->disp_sep, n2, d2);
+        return HARK_EINVAL;
+    }
+    return HARK_OK;
+}
+
+hark_err_t hark_cust_ident_parse(const char *s, size_t len,
+                                 struct hark_cust_ident *out, char *errbuf,
+                                 size_t errbuf_len)
+{
+    struct hark_str all = trim(s, len);
+    memset(out, 0, sizeof(*out));
+    out->disp = all;
+    out->disp_sep = "";
+    const char *colon = all.len ? memchr(all.ptr, ':', all.len) : NULL;
+    struct hark_str plat = {all.ptr, colon ? (size_t)(colon - all.ptr) : 0};
+    plat = trim(plat.ptr, plat.len);
+    if (!colon || plat.len == 0) {
+        snprintf(errbuf, errbuf_len,
+                 "identity \"%.*s\" has no platform; expected platform:value",
+                 (int)all.len, all.ptr);
+        return HARK_EINVAL;
+    }
+    out->platform = hark_cust_platform_parse(plat.ptr, plat.len);
+    if (out->platform == HARK_CPLAT_NONE) {
+        snprintf(errbuf, errbuf_len,
+                 "unknown platform \"%.*s\" in identity \"%.*s\"; "
+                 PLATFORMS_EXPECTED,
+                 (int)plat.len, plat.ptr, (int)all.len, all.ptr);
+        return HARK_EINVAL;
+    }
+    struct hark_str v = trim(colon + 1, all.len - (size_t)(colon + 1 - all.ptr));
+    if (v.len > 0 && v.ptr[0] == '@') {
+        out->kind = HARK_CKIND_HANDLE;
+        v.ptr++;
+        v.len--;
+    } else {
+        switch (out->platform) {
+        case HARK_CPLAT_MASTODON:
+            if (has_char(v, '@')) {
+                out->kind = HARK_CKIND_HANDLE; /* user@host */
+            } else if (all_digits(v)) {
+                out->kind = HARK_CKIND_ID;
+            } else if (v.len > 0) {
+                snprintf(errbuf, errbuf_len,
+                         "mastodon identity \"%.*s\" is neither an account "
+                         "id nor user@host",
+                         (int)all.len, all.ptr);
+                return HARK_EINVAL;
+            }
+            break;
+        case HARK_CPLAT_BLUESKY:
+            if (v.len > 0 && !has_prefix(v, "did:")) {
+                snprintf(errbuf, errbuf_len,
+                         "bluesky id \"%.*s\" is not a DID; write a handle "
+                         "as bluesky:@%.*s",
+                         (int)v.len, v.ptr, (int)v.len, v.ptr);
+                return HARK_EINVAL;
+            }
+            out->kind = HARK_CKIND_ID;
+            break;
+        case HARK_CPLAT_X:
+            if (v.len > 0 && !all_digits(v)) {
+                snprintf(errbuf, errbuf_len,
+                         "x id \"%.*s\" is not numeric; write a handle as "
+                         "x:@%.*s",
+                         (int)v.len, v.ptr, (int)v.len, v.ptr);
+                return HARK_EINVAL;
+            }
+            out->kind = HARK_CKIND_ID;
+            break;
+        case HARK_CPLAT_REDDIT:
+            /* an account fullname, else the (permanent) name */
+            out->kind =
+                has_prefix(v, "t2_") ? HARK_CKIND_ID : HARK_CKIND_HANDLE;
+            break;
+        default:
+            out->kind = HARK_CKIND_HANDLE; /* Hacker News: names only */
+            break;
+        }
+    }
+    out->val = v;
+    return check_value(out, errbuf, errbuf_len);
+}
+
+hark_err_t hark_cust_ident_columns(const char *platform, size_t platform_len,
+                                   const char *handle, size_t handle_len,
+                                   struct hark_cust_ident *out, char *errbuf,
+                                   size_t errbuf_len)
+{
+    struct hark_str plat = trim(platform, platform_len);
+    struct hark_str h = trim(handle, handle_len);
+    memset(out, 0, sizeof(*out));
+    if (plat.len == 0) {
+        snprintf(errbuf, errbuf_len,
+                 "handle \"%.*s\" has no platform; the platform column is "
+                 "empty",
+                 (int)h.len, h.ptr);
+        return HARK_EINVAL;
+    }
+    out->platform = hark_cust_platform_parse(plat.ptr, plat.len);
+    if (out->platform == HARK_CPLAT_NONE) {
+        snprintf(errbuf, errbuf_len,
+                 "unknown platform \"%.*s\"; " PLATFORMS_EXPECTED,
+                 (int)plat.len, plat.ptr);
+        return HARK_EINVAL;
+    }
+    if (h.len > 0 && h.ptr[0] == '@') {
+        h.ptr++;
+        h.len--;
+    }
+    out->kind = HARK_CKIND_HANDLE;
+    out->disp = plat;
+    out->disp_sep = ":@";
+    if (out->platform == HARK_CPLAT_BLUESKY && has_prefix(h, "did:")) {
+        out->kind = HARK_CKIND_ID; /* a DID is never a handle */
+        out->disp_sep = ":";
+    }
+    out->disp2 = h;
+    out->val = h;
+    return check_value(out, errbuf, errbuf_len);
+}
+
+/*
+ * FNV-1a over (platform, kind, the pieces), then a 64-bit finalizer so the
+ * low bits (the slot index) are well mixed.
+ */
+uint32_t hark_cust_key_hash(enum hark_cust_platform platform,
+                            enum hark_cust_kind kind,
+                            const struct hark_str *parts, size_t n_parts)
+{
+    uint64_t h = HARK_HASH_SEED;
+    h = (h ^ (uint64_t)platform) * 0x100000001b3ULL;
+    h = (h ^ (uint64_t)kind) * 0x100000001b3ULL;
+    bool is_folded = kind == HARK_CKIND_HANDLE;
+    for (size_t p = 0; p < n_parts; p++) {
+        const unsigned char *s = (const unsigned char *)parts[p].ptr;
+        for (size_t i = 0; i < parts[p].len; i++) {
+            unsigned char c = is_folded ? fold(s[i]) : s[i];
+            h = (h ^ c) * 0x100000001b3ULL;
+        }
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (uint32_t)h;
+}
+
+static bool key_eq(const char *stored, bool is_folded,
+                   const struct hark_str *parts, size_t n_parts)
+{
+    const unsigned char *t = (const unsigned char *)stored;
+    for (size_t p = 0; p < n_parts; p++) {
+        const unsigned char *s = (const unsigned char *)parts[p].ptr;
+        for (size_t i = 0; i < parts[p].len; i++) {
+            unsigned char c = is_folded ? fold(s[i]) : s[i];
+            if (*t != c || *t == '\0') {
+                return false;
+            }
+            t++;
+        }
+    }
+    return *t == '\0';
+}
+
+const struct hark_cust_entry *
+hark_cust_index_find(const struct hark_customers *dir,
+                     enum hark_cust_platform platform, enum hark_cust_kind kind,
+                     const struct hark_str *parts, size_t n_parts,
+                     uint32_t hash)
+{
+    if (!dir->slots) {
+        return NULL;
+    }
+    size_t i = hash & dir->slot_mask;
+    for (;;) {
+        const struct hark_cust_slot *slot = &dir->slots[i];
+        if (slot->entry == 0) {
+            return NULL;
+        }
+        if (slot->hash == hash) {
+            const struct hark_cust_entry *e = &dir->entries[slot->entry - 1];
+            if (e->platform == platform && e->kind == kind &&
+                key_eq(dir->arena + e->val_off, kind == HARK_CKIND_HANDLE,
+                       parts, n_parts)) {
+                return e;
+            }
+        }
+        i = (i + 1) & dir->slot_mask;
+    }
+}
+
+static void slot_put(struct hark_cust_slot *slots, size_t mask, uint32_t hash,
+                     uint32_t entry)
+{
+    size_t i = hash & mask;
+    while (slots[i].entry != 0) {
+        i = (i + 1) & mask;
+    }
+    slots[i].hash = hash;
+    slots[i].entry = entry;
+}
+
+static void index_grow(struct hark_customers *dir)
+{
+    size_t cap = dir->slots ? (dir->slot_mask + 1) * 2 : 1024;
+    hark_assert(cap <= ((size_t)1 << 32));
+    struct hark_cust_slot *slots = hark_xcalloc(cap, sizeof(*slots));
+    if (dir->slots) {
+        for (size_t i = 0; i <= dir->slot_mask; i++) {
+            if (dir->slots[i].entry != 0) {
+                slot_put(slots, cap - 1, dir->slots[i].hash,
+                         dir->slots[i].entry);
+            }
+        }
+    }
+    free(dir->slots);
+    dir->slots = slots;
+    dir->slot_mask = cap - 1;
+}
+
+void hark_cust_index_add(struct hark_customers *dir,
+                         enum hark_cust_platform platform,
+                         enum hark_cust_kind kind, uint32_t val_off,
+                         uint32_t cust, uint32_t hash)
+{
+    hark_assert(dir->n_entries < UINT32_MAX - 1);
+    if (dir->n_entries == dir->cap_entries) {
+        dir->cap_entries = dir->cap_entries ? dir->cap_entries * 2 : 1024;
+        dir->entries = hark_xrealloc(dir->entries, dir->cap_entries *
+                                                       sizeof(*dir->entries));
+    }
+    if (!dir->slots || (dir->n_entries + 1) * 10 > (dir->slot_mask + 1) * 7) {
+        index_grow(dir);
+    }
+    struct hark_cust_entry *e = &dir->entries[dir->n_entries++];
+    e->val_off = val_off;
+    e->cust = cust;
+    e->platform = (uint8_t)platform;
+    e->kind = (uint8_t)kind;
+    slot_put(dir->slots, dir->slot_mask, hash, (uint32_t)dir->n_entries);
+}
+
+void hark_cust_index_free(struct hark_customers *dir)
+{
+    free(dir->entries);
+    free(dir->slots);
+    dir->entries = NULL;
+    dir->slots = NULL;
+    dir->n_entries = 0;
+    dir->cap_entries = 0;
+    dir->slot_mask = 0;
+}
+
+const struct hark_customer *
+hark_customers_find(const struct hark_customers *dir,
+                    const struct hark_post *post, const char *default_host,
+                    bool *is_handle_match)
+{
+    if (is_handle_match) {
+        *is_handle_match = false;
+    }
+    if (!dir || !post || !post->platform) {
+        return NULL;
+    }
+    enum hark_cust_platform platform =
+        hark_cust_platform_parse(post->platform, strlen(post->platform));
+    if (platform == HARK_CPLAT_NONE) {
+        return NULL;
+    }
+    const char *aid = post->author.id;
+    if (aid && *aid) {
+        struct hark_str part = {aid, strlen(aid)};
+        uint32_t hash = hark_cust_key_hash(platform, HARK_CKIND_ID, &part, 1);
+        const struct hark_cust_entry *e =
+            hark_cust_index_find(dir, platform, HARK_CKIND_ID, &part, 1, hash);
+        if (e) {
+            return &dir->custs[e->cust];
+        }
+    }
+    const char *handle = post->author.handle;
+    if (handle && *handle == '@') {
+        handle++;
+    }
+    if (!handle || !*handle) {
+        return NULL;
+    }
+    struct hark_str parts[3] = {{handle, strlen(handle)}};
+    size_t n_parts = 1;
+    if (platform == HARK_CPLAT_MASTODON && !strchr(handle, '@') &&
+        default_host && *default_host) {
+        parts[1] = (struct hark_str){"@", 1};
+        parts[2] = (struct hark_str){default_host, strlen(default_host)};
+        n_parts = 3;
+    }
+    uint32_t hash =
+        hark_cust_key_hash(platform, HARK_CKIND_HANDLE, parts, n_parts);
+    const struct hark_cust_entry *e = hark_cust_index_find(
+        dir, platform, HARK_CKIND_HANDLE, parts, n_parts, hash);
+    if (!e) {
+        return NULL;
+    }
+    if (is_handle_match) {
+        *is_handle_match = hark_cust_platform_has_ids(platform);
+    }
+    return &dir->custs[e->cust];
+}

@@ -1,0 +1,136 @@
+/*
+ * rules_int: the compiled form of a rule set, shared by the loader
+ * (filters/rules.c) and the matcher (filters/rules_match.c).
+ *
+ * A compiled set is immutable once hark_rules_load() returns; every worker
+ * reads it without locks. PCRE2 codes are JIT-compiled at load, so they
+ * are shareable; match data, the JIT stack and the normalized copies of a
+ * post's fields live in the per-thread scratch.
+ *
+ * A future prefilter (Vectorscan) will pick candidate rules per post; the
+ * matcher already evaluates one rule at a time through eval_rule(),
+ * so it only has to walk the candidates instead of every rule.
+ *
+ * Thread: see above.
+ */
+#ifndef HARK_RULES_INT_H
+#define HARK_RULES_INT_H
+
+#include <stdatomic.h>
+
+#include <pcre2.h>
+
+#include "hark/rules.h"
+
+/* What a text test looks at. Bits of rules_node.fields. */
+enum hark_rules_tfield {
+    HARK_RULES_TF_TEXT = 0, /* == HARK_FIELD_TEXT */
+    HARK_RULES_TF_TITLE,    /* == HARK_FIELD_TITLE */
+    HARK_RULES_TF_SPOILER,  /* == HARK_FIELD_SPOILER */
+    HARK_RULES_TF_HANDLE,   /* author.handle (no spans: not a post field) */
+    HARK_RULES_TF_DISPLAY,  /* author.display_name (no spans) */
+    HARK_RULES_TF_COUNT
+};
+
+#define HARK_RULES_TF_DEFAULT                                                       \
+    ((1u << HARK_RULES_TF_TEXT) | (1u << HARK_RULES_TF_TITLE) | (1u << HARK_RULES_TF_SPOILER))
+
+enum hark_rules_nfield {
+    HARK_RULES_NF_FOLLOWERS = 0,
+    HARK_RULES_NF_LIKES,
+    HARK_RULES_NF_REPOSTS,
+    HARK_RULES_NF_REPLIES
+};
+
+enum hark_rules_sfield {
+    HARK_RULES_SF_LANG = 0,
+    HARK_RULES_SF_PLATFORM,
+    HARK_RULES_SF_SOURCE,
+    HARK_RULES_SF_KIND
+};
+
+enum hark_rules_node_kind {
+    HARK_RULES_NODE_MATCH = 0, /* {"all", "any", "none"} */
+    HARK_RULES_NODE_TEXT,      /* "regex" or "keywords" */
+    HARK_RULES_NODE_NUM,       /* "gt", "gte", "lt", "lte", "eq" */
+    HARK_RULES_NODE_SET        /* "lang", "platform", "source", "kind" */
+};
+
+enum {
+    HARK_RULES_OP_GT = 1u << 0,
+    HARK_RULES_OP_GTE = 1u << 1,
+    HARK_RULES_OP_LT = 1u << 2,
+    HARK_RULES_OP_LTE = 1u << 3,
+    HARK_RULES_OP_EQ = 1u << 4
+};
+
+struct hark_rules_node {
+    enum hark_rules_node_kind kind;
+
+    /* HARK_RULES_NODE_MATCH */
+    struct hark_rules_node **all, **any, **none;
+    size_t n_all, n_any, n_none;
+
+    /* HARK_RULES_NODE_TEXT */
+    pcre2_code *code;
+    bool is_normalized; /* keywords without "case": run on the copy */
+    unsigned fields;    /* bits of enum hark_rules_tfield */
+
+    /* HARK_RULES_NODE_NUM */
+    enum hark_rules_nfield nfield;
+    unsigned ops; /* HARK_RULES_OP_* */
+    double gt, gte, lt, lte, eq;
+
+    /* HARK_RULES_NODE_SET */
+    enum hark_rules_sfield sfield;
+    char **values; /* lowercased for lang and platform */
+    size_t n_values;
+    unsigned kind_mask; /* HARK_RULES_SF_KIND: bits of enum hark_post_kind */
+};
+
+struct hark_rules_rule {
+    char *id;
+    struct hark_strv tags;
+    enum hark_action action;
+    int64_t priority;
+    char *route;  /* NULL when none */
+    int group;    /* index into rules->groups, or -1 */
+    struct hark_rules_node *match;
+};
+
+/* One identity of an author list: "platform\x1f@handle" or "platform\x1f#id",
+ * lowercased except for ids. Sorted by key for bsearch. */
+struct hark_rules_ident {
+    char *key;
+    size_t list; /* index into rules->authors */
+};
+
+struct hark_rules_author_list {
+    char *name;
+    struct hark_strv tags;
+};
+
+struct hark_rules {
+    atomic_size_t refs;
+    struct hark_rules_rule *rules;
+    size_t n_rules;
+    char **groups;
+    size_t n_groups;
+    struct hark_rules_author_list *authors;
+    size_t n_authors;
+    struct hark_rules_ident *idents;
+    size_t n_idents;
+    char version[16]; /* "r-" + 12 hex digits */
+};
+
+/* Most spans one matched rule reports. */
+#define HARK_RULES_MAX_SPANS 16
+
+/* PCRE2 limits per match call. */
+#define HARK_RULES_MATCH_LIMIT 100000u
+#define HARK_RULES_DEPTH_LIMIT 10000u
+
+void hark_rules_node_free(struct hark_rules_node *node);
+int hark_rules_ident_cmp(const void *a, const void *b);
+
+#endif /* HARK_RULES_INT_H */

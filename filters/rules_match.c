@@ -1,0 +1,574 @@
+/*
+ * rules_match: applying a compiled rule set to a post.
+ *
+ * Each rule is decided in two steps. First its match tree is evaluated
+ * with short-circuits: "all" stops at the first false child, "any" at the
+ * first true one, "none" at the first true one, and a text test stops at
+ * its first hit. Only when the rule holds is the tree walked again to
+ * collect spans: every hit of every text test in the fields it searched,
+ * for the "all" children and for each "any" child that holds ("none"
+ * children contribute nothing: what they found is why they failed). Most
+ * rules fail on most posts, so the common path stays at one PCRE2 call
+ * per text test and field.
+ *
+ * A post's fields are validated as UTF-8 once and normalized once, the
+ * first time a rule asks, into buffers that live in the scratch; every
+ * pattern then runs with PCRE2_NO_UTF_CHECK. A field that is not valid
+ * UTF-8 (it cannot be, after ingest's repair) is treated as absent.
+ *
+ * A PCRE2 match, depth, heap or JIT stack limit counts as "no match" and
+ * is counted in the scratch's stats: a pathological post cannot stall a
+ * worker, and it is visible.
+ */
+#include "hark/rules.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <pcre2.h>
+
+#include "hark/item.h"
+#include "hark/post.h"
+#include "normalize_int.h"
+#include "rules_int.h"
+
+struct field_state {
+    const char *s; /* borrowed from the post; NULL when absent */
+    size_t len;
+    bool is_loaded;
+    bool is_normalized;
+    struct hark_normalize norm;
+};
+
+struct hark_rules_scratch {
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit;
+    pcre2_match_data *md;
+    const struct hark_post *post;
+    struct field_state fields[HARK_RULES_TF_COUNT];
+    unsigned char *group_hit;
+    size_t group_cap;
+    unsigned char *author_hit;
+    size_t author_cap;
+    struct hark_span spans[HARK_RULES_MAX_SPANS];
+    size_t n_spans;
+    struct hark_buf key;
+    struct hark_rules_stats stats;
+};
+
+struct hark_rules_scratch *hark_rules_scratch_new(void)
+{
+    struct hark_rules_scratch *sc = hark_xcalloc(1, sizeof(*sc));
+    sc->mctx = pcre2_match_context_create(NULL);
+    hark_assert(sc->mctx != NULL);
+    (void)pcre2_set_match_limit(sc->mctx, HARK_RULES_MATCH_LIMIT);
+    (void)pcre2_set_depth_limit(sc->mctx, HARK_RULES_DEPTH_LIMIT);
+    sc->jit = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
+    if (sc->jit) {
+        pcre2_jit_stack_assign(sc->mctx, NULL, sc->jit);
+    }
+    sc->md = pcre2_match_data_create(1, NULL);
+    hark_assert(sc->md != NULL);
+    for (size_t i = 0; i < HARK_RULES_TF_COUNT; i++) {
+        hark_normalize_init(&sc->fields[i].norm);
+    }
+    hark_buf_init(&sc->key, 0);
+    return sc;
+}
+
+void hark_rules_scratch_free(struct hark_rules_scratch *sc)
+{
+    if (!sc) {
+        return;
+    }
+    pcre2_match_data_free(sc->md);
+    pcre2_jit_stack_free(sc->jit);
+    pcre2_match_context_free(sc->mctx);
+    for (size_t i = 0; i < HARK_RULES_TF_COUNT; i++) {
+        hark_normalize_cleanup(&sc->fields[i].norm);
+    }
+    free(sc->group_hit);
+    free(sc->author_hit);
+    hark_buf_cleanup(&sc->key);
+    free(sc);
+}
+
+const struct hark_rules_stats *
+hark_rules_scratch_stats(const struct hark_rules_scratch *sc)
+{
+    return &sc->stats;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fields                                                              */
+
+static const char *post_text(const struct hark_post *post,
+                             enum hark_rules_tfield f)
+{
+    switch (f) {
+    case HARK_RULES_TF_TEXT:
+        return post->text;
+    case HARK_RULES_TF_TITLE:
+        return post->title;
+    case HARK_RULES_TF_SPOILER:
+        return post->spoiler_text;
+    case HARK_RULES_TF_HANDLE:
+        return post->author.handle;
+    case HARK_RULES_TF_DISPLAY:
+        return post->author.display_name;
+    case HARK_RULES_TF_COUNT:
+        break;
+    }
+    return NULL;
+}
+
+static struct field_state *field_get(struct hark_rules_scratch *sc,
+                                     enum hark_rules_tfield f)
+{
+    if ((unsigned)f >= HARK_RULES_TF_COUNT) {
+        return NULL;
+    }
+    struct field_state *fs = &sc->fields[f];
+    if (!fs->is_loaded) {
+        fs->is_loaded = true;
+        fs->s = post_text(sc->post, f);
+        fs->len = fs->s ? strlen(fs->s) : 0;
+        if (fs->s && !hark_utf8_valid(fs->s, fs->len)) {
+            fs->s = NULL;
+            fs->len = 0;
+        }
+    }
+    return fs->s ? fs : NULL;
+}
+
+static const struct hark_normalize *field_norm(struct field_state *fs)
+{
+    if (!fs->is_normalized) {
+        hark_normalize_text(&fs->norm, fs->s, fs->len);
+        fs->is_normalized = true;
+    }
+    return &fs->norm;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+
+static void span_add(struct hark_rules_scratch *sc, enum hark_field field,
+                     uint32_t start, uint32_t end)
+{
+    for (size_t i = 0; i < sc->n_spans; i++) {
+        const struct hark_span *s = &sc->spans[i];
+        if (s->field == field && s->start == start && s->end == end) {
+            return;
+        }
+    }
+    if (sc->n_spans < HARK_RULES_MAX_SPANS) {
+        sc->spans[sc->n_spans++] = (struct hark_span){field, start, end};
+    }
+}
+
+static bool is_limit(int rc)
+{
+    return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+           rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
+}
+
+/*
+ * Searches one field. Without `collect`, stops at the first hit; with it,
+ * records every hit (as original byte ranges) until the span cap.
+ */
+static bool search_field(struct hark_rules_scratch *sc,
+                         const struct hark_rules_node *node,
+                         enum hark_rules_tfield f, bool collect)
+{
+    struct field_state *fs = field_get(sc, f);
+    if (!fs) {
+        return false;
+    }
+    const struct hark_normalize *norm = NULL;
+    const char *subject = fs->s;
+    size_t len = fs->len;
+    if (node->is_normalized) {
+        norm = field_norm(fs);
+        subject = norm->text;
+        len = norm->len;
+    }
+    bool matched = false;
+    size_t start = 0;
+    while (start <= len) {
+        int rc = pcre2_match(node->code, (PCRE2_SPTR)subject, len, start,
+                             PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && is_limit(rc)) {
+            sc->stats.n_match_limit++;
+        }
+        if (rc < 0) {
+            break;
+        }
+        matched = true;
+        if (!collect) {
+            break;
+        }
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(sc->md);
+        size_t s = ov[0];
+        size_t e = ov[1];
+        if (e > s && f < (enum hark_rules_tfield)HARK_FIELD_COUNT_) {
+            uint32_t os = (uint32_t)s;
+            uint32_t oe = (uint32_t)e;
+            if (norm) {
+                hark_normalize_span(norm, s, e, &os, &oe);
+            }
+            span_add(sc, (enum hark_field)f, os, oe);
+            if (sc->n_spans == HARK_RULES_MAX_SPANS) {
+                break;
+            }
+        }
+        if (e > s) {
+            start = e;
+        } else {
+            /* An empty hit: step over one code point. */
+            start = e + 1;
+            while (start < len && ((unsigned char)subject[start] & 0xc0) ==
+                                      0x80) {
+                start++;
+            }
+        }
+    }
+    return matched;
+}
+
+static bool test_text(struct hark_rules_scratch *sc,
+                      const struct hark_rules_node *node, bool collect)
+{
+    bool matched = false;
+    for (unsigned f = 0; f < HARK_RULES_TF_COUNT; f++) {
+        if (!(node->fields & (1u << f))) {
+            continue;
+        }
+        if (search_field(sc, node, (enum hark_rules_tfield)f, collect)) {
+            matched = true;
+            if (!collect) {
+                return true;
+            }
+        }
+    }
+    return matched;
+}
+
+static bool test_num(const struct hark_post *post,
+                     const struct hark_rules_node *node)
+{
+    int64_t n = 0;
+    switch (node->nfield) {
+    case HARK_RULES_NF_FOLLOWERS:
+        n = post->author.followers;
+        break;
+    case HARK_RULES_NF_LIKES:
+        n = post->likes;
+        break;
+    case HARK_RULES_NF_REPOSTS:
+        n = post->reposts;
+        break;
+    case HARK_RULES_NF_REPLIES:
+        n = post->replies;
+        break;
+    }
+    if (n < 0) {
+        return false; /* unknown never satisfies a comparison */
+    }
+    double v = (double)n;
+    if ((node->ops & HARK_RULES_OP_GT) && !(v > node->gt)) {
+        return false;
+    }
+    if ((node->ops & HARK_RULES_OP_GTE) && !(v >= node->gte)) {
+        return false;
+    }
+    if ((node->ops & HARK_RULES_OP_LT) && !(v < node->lt)) {
+        return false;
+    }
+    if ((node->ops & HARK_RULES_OP_LTE) && !(v <= node->lte)) {
+        return false;
+    }
+    if ((node->ops & HARK_RULES_OP_EQ) && !(v == node->eq)) {
+        return false;
+    }
+    return true;
+}
+
+/* "en" matches "en", "en-GB", "EN_us"; "en-GB" matches only itself. */
+static bool lang_matches(const char *lang, const char *code)
+{
+    size_t n = strlen(code);
+    if (strncasecmp(lang, code, n) != 0) {
+        return false;
+    }
+    return lang[n] == '\0' || lang[n] == '-' || lang[n] == '_';
+}
+
+static bool test_set(const struct hark_post *post,
+                     const struct hark_rules_node *node)
+{
+    if (node->sfield == HARK_RULES_SF_KIND) {
+        return (node->kind_mask & (1u << post->kind)) != 0;
+    }
+    const char *v = node->sfield == HARK_RULES_SF_LANG       ? post->lang
+                    : node->sfield == HARK_RULES_SF_PLATFORM ? post->platform
+                                                             : post->source;
+    if (!v) {
+        return false;
+    }
+    for (size_t i = 0; i < node->n_values; i++) {
+        const char *want = node->values[i];
+        bool is_hit = node->sfield == HARK_RULES_SF_LANG ? lang_matches(v, want)
+                      : node->sfield == HARK_RULES_SF_PLATFORM
+                          ? strcasecmp(v, want) == 0
+                          : strcmp(v, want) == 0;
+        if (is_hit) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool eval(struct hark_rules_scratch *sc,
+                 const struct hark_rules_node *node)
+{
+    switch (node->kind) {
+    case HARK_RULES_NODE_TEXT:
+        return test_text(sc, node, false);
+    case HARK_RULES_NODE_NUM:
+        return test_num(sc->post, node);
+    case HARK_RULES_NODE_SET:
+        return test_set(sc->post, node);
+    case HARK_RULES_NODE_MATCH:
+        break;
+    }
+    for (size_t i = 0; i < node->n_all; i++) {
+        if (!eval(sc, node->all[i])) {
+            return false;
+        }
+    }
+    if (node->n_any > 0) {
+        bool found = false;
+        for (size_t i = 0; i < node->n_any && !found; i++) {
+            found = eval(sc, node->any[i]);
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < node->n_none; i++) {
+        if (eval(sc, node->none[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Collects the spans of a node already known to hold. */
+static void collect(struct hark_rules_scratch *sc,
+                    const struct hark_rules_node *node);
+
+/* Collects the spans of a node that may or may not hold. */
+static void collect_if(struct hark_rules_scratch *sc,
+                       const struct hark_rules_node *node)
+{
+    if (node->kind == HARK_RULES_NODE_TEXT) {
+        (void)test_text(sc, node, true);
+    } else if (node->kind == HARK_RULES_NODE_MATCH && eval(sc, node)) {
+        collect(sc, node);
+    }
+}
+
+static void collect(struct hark_rules_scratch *sc,
+                    const struct hark_rules_node *node)
+{
+    if (node->kind == HARK_RULES_NODE_TEXT) {
+        (void)test_text(sc, node, true);
+        return;
+    }
+    if (node->kind != HARK_RULES_NODE_MATCH) {
+        return;
+    }
+    for (size_t i = 0; i < node->n_all; i++) {
+        collect(sc, node->all[i]);
+    }
+    for (size_t i = 0; i < node->n_any; i++) {
+        collect_if(sc, node->any[i]);
+    }
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+    const struct hark_span *x = a;
+    const struct hark_span *y = b;
+    if (x->field != y->field) {
+        return x->field < y->field ? -1 : 1;
+    }
+    if (x->start != y->start) {
+        return x->start < y->start ? -1 : 1;
+    }
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* ------------------------------------------------------------------ */
+/* Applying                                                            */
+
+static void strv_add_unique(struct hark_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++) {
+        if (strcmp(sv->v[i], s) == 0) {
+            return;
+        }
+    }
+    hark_strv_add(sv, s, strlen(s));
+}
+
+static void *ensure_bytes(unsigned char **p, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        *p = hark_xrealloc(*p, n);
+        *cap = n;
+    }
+    if (n > 0) {
+        memset(*p, 0, n);
+    }
+    return *p;
+}
+
+static void record_match(struct hark_rules_scratch *sc,
+                         const struct hark_rules_rule *r,
+                         struct hark_item *item)
+{
+    sc->n_spans = 0;
+    collect(sc, r->match);
+    qsort(sc->spans, sc->n_spans, sizeof(sc->spans[0]), span_cmp);
+    struct hark_match *m = hark_item_add_match(item, r->id);
+    for (size_t i = 0; i < r->tags.n; i++) {
+        hark_strv_add(&m->tags, r->tags.v[i], strlen(r->tags.v[i]));
+        strv_add_unique(&item->tags, r->tags.v[i]);
+    }
+    for (size_t i = 0; i < sc->n_spans; i++) {
+        hark_match_add_span(m, sc->spans[i].field, sc->spans[i].start,
+                            sc->spans[i].end);
+    }
+}
+
+static void lower_add(struct hark_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        char c = *s;
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (hark_buf_addc(b, c) != HARK_OK) {
+            hark_assert(!"unbounded buffer");
+        }
+    }
+}
+
+/* Marks every author list that holds `key` (sorted idents, lower bound). */
+static void author_lookup(const struct hark_rules *rules,
+                          struct hark_rules_scratch *sc, const char *key)
+{
+    size_t lo = 0;
+    size_t hi = rules->n_idents;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(rules->idents[mid].key, key) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (; lo < rules->n_idents && strcmp(rules->idents[lo].key, key) == 0;
+         lo++) {
+        sc->author_hit[rules->idents[lo].list] = 1;
+    }
+}
+
+static void apply_authors(const struct hark_rules *rules,
+                          struct hark_rules_scratch *sc,
+                          struct hark_item *item)
+{
+    const struct hark_post *post = item->post;
+    if (rules->n_idents == 0 || !post->platform) {
+        return;
+    }
+    ensure_bytes(&sc->author_hit, &sc->author_cap, rules->n_authors);
+    const char *handle = post->author.handle;
+    if (handle && handle[0] == '@') {
+        handle++;
+    }
+    if (handle && handle[0]) {
+        hark_buf_reset(&sc->key);
+        lower_add(&sc->key, post->platform);
+        lower_add(&sc->key, "\x1f@");
+        lower_add(&sc->key, handle);
+        author_lookup(rules, sc, sc->key.ptr);
+    }
+    if (post->author.id && post->author.id[0]) {
+        hark_buf_reset(&sc->key);
+        lower_add(&sc->key, post->platform);
+        if (hark_buf_add(&sc->key, "\x1f#", 2) != HARK_OK ||
+            hark_buf_add(&sc->key, post->author.id,
+                         strlen(post->author.id) + 1) != HARK_OK) {
+            hark_assert(!"unbounded buffer");
+        }
+        author_lookup(rules, sc, sc->key.ptr);
+    }
+    for (size_t i = 0; i < rules->n_authors; i++) {
+        if (!sc->author_hit[i]) {
+            continue;
+        }
+        const struct hark_strv *tags = &rules->authors[i].tags;
+        for (size_t k = 0; k < tags->n; k++) {
+            strv_add_unique(&item->author_tags, tags->v[k]);
+        }
+    }
+}
+
+void hark_rules_apply(const struct hark_rules *rules,
+                      struct hark_rules_scratch *sc, struct hark_item *item)
+{
+    sc->post = item->post;
+    for (size_t i = 0; i < HARK_RULES_TF_COUNT; i++) {
+        sc->fields[i].is_loaded = false;
+        sc->fields[i].is_normalized = false;
+    }
+    ensure_bytes(&sc->group_hit, &sc->group_cap, rules->n_groups);
+
+    enum hark_action action = HARK_ACTION_NONE;
+    const char *route = NULL;
+    int64_t route_priority = 0;
+    /* Every rule, in order; a prefilter will narrow this to candidates. */
+    for (size_t i = 0; i < rules->n_rules; i++) {
+        const struct hark_rules_rule *r = &rules->rules[i];
+        if (r->group >= 0 && sc->group_hit[r->group]) {
+            continue;
+        }
+        if (!eval(sc, r->match)) {
+            continue;
+        }
+        if (r->group >= 0) {
+            sc->group_hit[r->group] = 1;
+        }
+        record_match(sc, r, item);
+        item->rule_points += r->priority;
+        if (r->action > action) {
+            action = r->action;
+        }
+        if (r->action == HARK_ACTION_ENGAGE && r->route &&
+            (!route || r->priority > route_priority)) {
+            route = r->route;
+            route_priority = r->priority;
+        }
+    }
+    item->action = action;
+    free(item->rule_route);
+    item->rule_route = hark_xstrdup(route);
+    apply_authors(rules, sc, item);
+    free(item->rules_version);
+    item->rules_version = hark_xstrdup(rules->version);
+    sc->post = NULL;
+}

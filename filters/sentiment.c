@@ -1,0 +1,1524 @@
+/*
+ * sentiment: a C port of VADER's compound score (Hutto & Gilbert, ICWSM
+ * 2014; the reference implementation is cjhutto/vaderSentiment 3.3.x).
+ *
+ * How a text is scored, in the reference's order:
+ *
+ *  1. Emoji: each code point found in vader_emoji_utf8_lexicon.txt is
+ *     replaced by its description ("face with tears of joy"), with a space
+ *     before it unless the previous character was a space. The reference
+ *     walks code points, so only single-code-point entries can ever match;
+ *     the loader keeps only those.
+ *  2. Tokens: split on Unicode whitespace (Python's str.split()), then strip
+ *     leading and trailing ASCII punctuation -- unless what is left has two
+ *     code points or fewer, in which case the token is kept whole (that is
+ *     how ":)", ":D" and "<3" survive, and also why "ok," stays "ok,").
+ *     Lookups are lowercase.
+ *  3. Each token gets a valence: 0 unless it is a lexicon word (boosters
+ *     and the "kind" of "kind of" are 0 themselves). A lexicon word is
+ *     adjusted by the "no" rules, ALL-CAPS emphasis (only when the text
+ *     mixes case), boosters/dampeners up to three tokens back (scaled 1,
+ *     0.95, 0.9 by distance), negation up to three tokens back (with the
+ *     "never so/this" and "without doubt" exceptions), the special idioms
+ *     and the "least" rule.
+ *  4. "but": valences before the first "but" x0.5, after it x1.5.
+ *  5. Sum; add the '!' (0.292 each, up to 4) and '?' (2-3: 0.18 each, 4+:
+ *     0.96) emphasis away from zero; compound = x / sqrt(x^2 + 15), rounded
+ *     to 4 decimals as the reference does.
+ *
+ * Deliberate differences from the reference, each small:
+ *  - The reference's "but" rule rewrites sentiments by *value*
+ *    (list.index()), which misplaces the factor when two tokens happen to
+ *    have equal valence; we apply it by position, as intended.
+ *  - Typographic quotes U+2018/U+2019 are read as ' and U+201C/U+201D as ",
+ *    so "isn't" typed on a phone negates and a quoted word is stripped.
+ *  - Lowercasing and the ALL-CAPS test use utf8proc's simple case mapping
+ *    instead of Python's full mapping (a mapping that would change the
+ *    UTF-8 length of a character is left alone).
+ *  - AFINN-emoticon-8.txt, when present, adds the emoticons VADER lacks
+ *    (e.g. ":))", "<33", ";-D") at 4/5 of their AFINN rating, so -5..5
+ *    maps onto VADER's -4..4; VADER's own entries always win.
+ *  - A post's text, spoiler and title are scored as separate segments
+ *    (each with its own "but", caps and punctuation rules) whose sums are
+ *    added before normalizing.
+ *
+ * Memory: the lexicon keeps the file contents it loaded and its keys point
+ * into them; the two hash tables (open addressing, linear probing) are
+ * sized once from the line counts and never rehashed. Scoring allocates
+ * nothing for ordinary posts: the token array and text buffers live on the
+ * stack, and only a text with more than STACK_TOKS tokens or longer than
+ * STACK_TEXT bytes takes one heap buffer for that segment.
+ */
+#include "hark/sentiment.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <utf8proc.h>
+
+#include "hark/item.h"
+
+#define B_INCR   0.293
+#define B_DECR   (-0.293)
+#define C_INCR   0.733
+#define N_SCALAR (-0.74)
+
+#define LEXICON_MAX_BYTES (64u * 1024u * 1024u)
+#define SEG_MAX_BYTES     (256u * 1024u) /* longer segments are truncated */
+#define STACK_TEXT        4096
+#define STACK_TOKS        256
+
+#define VADER_FILE  "vader_lexicon.txt"
+#define EMOJI_FILE  "vader_emoji_utf8_lexicon.txt"
+#define AFINN_FILE  "AFINN-emoticon-8.txt"
+#define AFINN_SCALE 0.8
+
+enum {
+    F_WORD = 1u << 0,   /* a lexicon word: `valence` is set */
+    F_BOOST = 1u << 1,  /* in BOOSTER_DICT, as B_INCR */
+    F_DECR = 1u << 2,   /* with F_BOOST: as B_DECR */
+    F_NEGATE = 1u << 3  /* in NEGATE */
+};
+
+/* Words the rules name; stored on their table entry. */
+enum word_id {
+    W_NONE = 0,
+    W_NO,
+    W_KIND,
+    W_OF,
+    W_NEVER,
+    W_SO,
+    W_THIS,
+    W_WITHOUT,
+    W_DOUBT,
+    W_LEAST,
+    W_AT,
+    W_VERY,
+    W_BUT,
+    W_OR,
+    W_NOR
+};
+
+/*
+ * The word table is two parallel arrays: `hashes` (0 = empty slot) is what
+ * probing walks, 64 KiB for the shipped lexicon so it stays in cache; an
+ * entry is read only when its hash matches.
+ */
+struct lex_entry {
+    const char *key; /* not NUL-terminated */
+    uint32_t key_len;
+    double valence;
+    uint8_t flags;
+    uint8_t word;   /* enum word_id */
+    uint8_t phrase; /* enum phrase_word */
+};
+
+struct emoji_entry {
+    uint32_t cp; /* 0 = empty slot */
+    uint32_t desc_len;
+    const char *desc;
+};
+
+struct hark_lexicon {
+    uint32_t *hashes;
+    struct lex_entry *words;
+    size_t words_mask;
+    size_t n_slots_used;
+    size_t n_words; /* entries with F_WORD */
+    struct emoji_entry *emoji;
+    size_t emoji_mask;
+    size_t n_emoji;
+    char *files[3]; /* loaded contents; keys point into them */
+};
+
+/* ---- the reference's word lists ---------------------------------------- */
+
+static const char *const boosters_incr[] = {
+    "absolutely", "amazingly", "awfully", "completely", "considerable",
+    "considerably", "decidedly", "deeply", "effing", "enormous",
+    "enormously", "entirely", "especially", "exceptional", "exceptionally",
+    "extreme", "extremely", "fabulously", "flipping", "flippin", "frackin",
+    "fracking", "fricking", "frickin", "frigging", "friggin", "fully",
+    "fuckin", "fucking", "fuggin", "fugging", "greatly", "hella", "highly",
+    "hugely", "incredible", "incredibly", "intensely", "major", "majorly",
+    "more", "most", "particularly", "purely", "quite", "really",
+    "remarkably", "so", "substantially", "thoroughly", "total", "totally",
+    "tremendous", "tremendously", "uber", "unbelievably", "unusually",
+    "utter", "utterly", "very"};
+
+/* The two-word dampeners ("kind of", ...) are in `booster_bigrams`. */
+static const char *const boosters_decr[] = {
+    "almost", "barely", "hardly", "kinda", "kindof", "kind-of", "less",
+    "little", "marginal", "marginally", "occasional", "occasionally",
+    "partly", "scarce", "scarcely", "slight", "slightly", "somewhat",
+    "sorta", "sortof", "sort-of"};
+
+static const char *const negations[] = {
+    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt",
+    "doesnt", "ain't", "aren't", "can't", "couldn't", "daren't", "didn't",
+    "doesn't", "dont", "hadnt", "hasnt", "havent", "isnt", "mightnt",
+    "mustnt", "neither", "don't", "hadn't", "hasn't", "haven't", "isn't",
+    "mightn't", "mustn't", "neednt", "needn't", "never", "none", "nope",
+    "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt",
+    "uhuh", "wasnt", "werent", "oughtn't", "shan't", "shouldn't", "uh-uh",
+    "wasn't", "weren't", "without", "wont", "wouldnt", "won't", "wouldn't",
+    "rarely", "seldom", "despite"};
+
+static const struct {
+    const char *word;
+    enum word_id id;
+} rule_words[] = {
+    {"no", W_NO},           {"kind", W_KIND},   {"of", W_OF},
+    {"never", W_NEVER},     {"so", W_SO},       {"this", W_THIS},
+    {"without", W_WITHOUT}, {"doubt", W_DOUBT}, {"least", W_LEAST},
+    {"at", W_AT},           {"very", W_VERY},   {"but", W_BUT},
+    {"or", W_OR},           {"nor", W_NOR}};
+
+/* The words of the phrases below; stored on their table entry. */
+enum phrase_word {
+    P_NONE = 0,
+    P_THE,
+    P_SHIT,
+    P_BOMB,
+    P_BAD,
+    P_ASS,
+    P_BUS,
+    P_STOP,
+    P_YEAH,
+    P_RIGHT,
+    P_KISS,
+    P_OF,
+    P_DEATH,
+    P_TO,
+    P_DIE,
+    P_FOR,
+    P_BEATING,
+    P_HEART,
+    P_BROKEN,
+    P_JUST,
+    P_ENOUGH,
+    P_KIND,
+    P_SORT,
+    P_COUNT_
+};
+
+static const char *const phrase_words[P_COUNT_] = {
+    [P_THE] = "the",         [P_SHIT] = "shit",   [P_BOMB] = "bomb",
+    [P_BAD] = "bad",         [P_ASS] = "ass",     [P_BUS] = "bus",
+    [P_STOP] = "stop",       [P_YEAH] = "yeah",   [P_RIGHT] = "right",
+    [P_KISS] = "kiss",       [P_OF] = "of",       [P_DEATH] = "death",
+    [P_TO] = "to",           [P_DIE] = "die",     [P_FOR] = "for",
+    [P_BEATING] = "beating", [P_HEART] = "heart", [P_BROKEN] = "broken",
+    [P_JUST] = "just",       [P_ENOUGH] = "enough", [P_KIND] = "kind",
+    [P_SORT] = "sort"};
+
+struct phrase {
+    uint8_t words[3]; /* enum phrase_word */
+    size_t n_words;
+    double valence;
+};
+
+/*
+ * SPECIAL_CASES. ("badass" is a key there too, but a key that is one word
+ * can never equal a joined sequence of two or three tokens.)
+ */
+static const struct phrase special_cases[] = {
+    {{P_THE, P_SHIT}, 2, 3.0},          {{P_THE, P_BOMB}, 2, 3.0},
+    {{P_BAD, P_ASS}, 2, 1.5},           {{P_BUS, P_STOP}, 2, 0.0},
+    {{P_YEAH, P_RIGHT}, 2, -2.0},       {{P_KISS, P_OF, P_DEATH}, 3, -1.5},
+    {{P_TO, P_DIE, P_FOR}, 3, 3.0},     {{P_BEATING, P_HEART}, 2, 3.1},
+    {{P_BROKEN, P_HEART}, 2, -2.9}};
+
+/* The two-word keys of BOOSTER_DICT. */
+static const struct phrase booster_bigrams[] = {
+    {{P_JUST, P_ENOUGH}, 2, B_DECR},
+    {{P_KIND, P_OF}, 2, B_DECR},
+    {{P_SORT, P_OF}, 2, B_DECR}};
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- small helpers ------------------------------------------------------ */
+
+#define FNV_BASIS 2166136261u
+#define FNV_PRIME 16777619u
+
+/* 0 marks an empty slot, so no key hashes to it. */
+static uint32_t hash_final(uint32_t h)
+{
+    return h ? h : 1;
+}
+
+static uint32_t hash32(const char *s, size_t n)
+{
+    uint32_t h = FNV_BASIS;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= FNV_PRIME;
+    }
+    return hash_final(h);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t cap = 16;
+    while (cap < n) {
+        cap <<= 1;
+    }
+    return cap;
+}
+
+/*
+ * Decodes one UTF-8 sequence of s[0..n), n >= 1. Invalid or truncated
+ * input decodes as one byte with *cp = 0xFFFD, so callers always advance
+ * and never split a valid multi-byte character.
+ */
+static size_t u8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t v;
+    uint32_t min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        v = c & 0x1Fu;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        v = c & 0x0Fu;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        v = c & 0x07u;
+        min = 0x10000;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    if (len > n) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = 0xFFFD;
+            return 1;
+        }
+        v = (v << 6) | (s[i] & 0x3Fu);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    *cp = v;
+    return len;
+}
+
+static size_t u8_encode(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static bool is_valid_utf8(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t cl = u8_decode(u + i, n - i, &cp);
+        if (cp == 0xFFFD && cl == 1) {
+            return false; /* a real U+FFFD is three bytes */
+        }
+        i += cl;
+    }
+    return true;
+}
+
+/* Python's str.isspace() set, which str.split() splits on. */
+static bool is_space_cp(uint32_t cp)
+{
+    if (cp < 0x80) {
+        return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) ||
+               (cp >= 0x1C && cp <= 0x1F);
+    }
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+static size_t count_cps(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            k++;
+        }
+    }
+    return k;
+}
+
+/* Python's str.isupper(): some cased character and none lowercase. */
+static bool is_upper_word(const char *s, size_t n)
+{
+    bool has_upper = false;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (c >= 'a' && c <= 'z') {
+                return false;
+            }
+            if (c >= 'A' && c <= 'Z') {
+                has_upper = true;
+            }
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        i += u8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (utf8proc_islower((utf8proc_int32_t)cp) ||
+            utf8proc_category((utf8proc_int32_t)cp) ==
+                UTF8PROC_CATEGORY_LT) {
+            return false;
+        }
+        if (utf8proc_isupper((utf8proc_int32_t)cp)) {
+            has_upper = true;
+        }
+    }
+    return has_upper;
+}
+
+static void lower_in_place(char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (c >= 'A' && c <= 'Z') {
+                s[i] = (char)(c + ('a' - 'A'));
+            }
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t len = u8_decode((unsigned char *)s + i, n - i, &cp);
+        if (len > 1) {
+            uint32_t lc = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+            char enc[4];
+            if (lc != cp && u8_encode(lc, enc) == len) {
+                memcpy(s + i, enc, len);
+            }
+        }
+        i += len;
+    }
+}
+
+/* ---- hash tables --------------------------------------------------------- */
+
+static const struct lex_entry *lex_find_h(const struct hark_lexicon *lex,
+                                          const char *s, size_t n, uint32_t h)
+{
+    const uint32_t *hashes = lex->hashes;
+    for (size_t i = h & lex->words_mask;; i = (i + 1) & lex->words_mask) {
+        if (hashes[i] == 0) {
+            return NULL;
+        }
+        if (hashes[i] == h) {
+            const struct lex_entry *e = &lex->words[i];
+            if (e->key_len == n && memcmp(e->key, s, n) == 0) {
+                return e;
+            }
+        }
+    }
+}
+
+static const struct lex_entry *lex_find(const struct hark_lexicon *lex,
+                                        const char *s, size_t n)
+{
+    return lex_find_h(lex, s, n, hash32(s, n));
+}
+
+/* Returns the entry for `key`, adding an empty one if needed. */
+static struct lex_entry *lex_slot(struct hark_lexicon *lex, const char *key,
+                                  size_t n)
+{
+    uint32_t h = hash32(key, n);
+    for (size_t i = h & lex->words_mask;; i = (i + 1) & lex->words_mask) {
+        struct lex_entry *e = &lex->words[i];
+        if (lex->hashes[i] == 0) {
+            /* Sized for at most half full when loading starts. */
+            hark_assert(lex->n_slots_used < lex->words_mask);
+            lex->hashes[i] = h;
+            e->key = key;
+            e->key_len = (uint32_t)n;
+            lex->n_slots_used++;
+            return e;
+        }
+        if (lex->hashes[i] == h && e->key_len == n &&
+            memcmp(e->key, key, n) == 0) {
+            return e;
+        }
+    }
+}
+
+static void lex_set_word(struct hark_lexicon *lex, const char *key, size_t n,
+                         double valence)
+{
+    struct lex_entry *e = lex_slot(lex, key, n);
+    if (!(e->flags & F_WORD)) {
+        lex->n_words++;
+    }
+    e->flags |= F_WORD;
+    e->valence = valence;
+}
+
+static const struct emoji_entry *emoji_find(const struct hark_lexicon *lex,
+                                            uint32_t cp)
+{
+    if (lex->n_emoji == 0) {
+        return NULL;
+    }
+    uint32_t h = cp * 2654435761u;
+    for (size_t i = (h >> 8) & lex->emoji_mask;;
+         i = (i + 1) & lex->emoji_mask) {
+        const struct emoji_entry *e = &lex->emoji[i];
+        if (e->cp == 0) {
+            return NULL;
+        }
+        if (e->cp == cp) {
+            return e;
+        }
+    }
+}
+
+static void emoji_set(struct hark_lexicon *lex, uint32_t cp, const char *desc,
+                      size_t desc_len)
+{
+    uint32_t h = cp * 2654435761u;
+    for (size_t i = (h >> 8) & lex->emoji_mask;;
+         i = (i + 1) & lex->emoji_mask) {
+        struct emoji_entry *e = &lex->emoji[i];
+        if (e->cp == 0) {
+            hark_assert(lex->n_emoji < lex->emoji_mask);
+            lex->n_emoji++;
+        } else if (e->cp != cp) {
+            continue;
+        }
+        e->cp = cp;
+        e->desc = desc;
+        e->desc_len = (uint32_t)desc_len;
+        return;
+    }
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+static void diag_error(struct hark_diag *diag, const char *file, int line,
+                       const char *msg)
+{
+    if (diag) {
+        hark_diag_line(diag, HARK_DIAG_ERROR, file, line, "%s", msg);
+    }
+}
+
+static size_t count_lines(const char *s, size_t n)
+{
+    size_t k = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n') {
+            k++;
+        }
+    }
+    return k;
+}
+
+static bool is_ascii_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/*
+ * Calls `fn` for each line of `text` that is not empty, with the line
+ * stripped of surrounding whitespace (as the reference's line.strip()) and
+ * NUL-terminated in place. Returns the number of lines `fn` rejected;
+ * each is reported as file:line with the reason `fn` gives.
+ */
+static size_t each_line(struct hark_lexicon *lex, char *text, size_t text_len,
+                        const char *path, struct hark_diag *diag,
+                        bool (*fn)(struct hark_lexicon *lex, char *line,
+                                   size_t len, const char **why))
+{
+    size_t n_bad = 0;
+    int line_no = 0;
+    size_t pos = 0;
+    while (pos < text_len) {
+        line_no++;
+        char *line = text + pos;
+        char *nl = memchr(line, '\n', text_len - pos);
+        size_t len = nl ? (size_t)(nl - line) : text_len - pos;
+        pos += len + (nl ? 1 : 0);
+        while (len > 0 && is_ascii_space(line[len - 1])) {
+            len--;
+        }
+        while (len > 0 && is_ascii_space(line[0])) {
+            line++;
+            len--;
+        }
+        if (len == 0) {
+            continue;
+        }
+        line[len] = '\0';
+        const char *why = NULL;
+        if (!fn(lex, line, len, &why)) {
+            diag_error(diag, path, line_no, why);
+            n_bad++;
+        }
+    }
+    return n_bad;
+}
+
+/* Splits off the first tab-separated field; NULL when there is no tab. */
+static char *next_field(char *s)
+{
+    char *tab = strchr(s, '\t');
+    if (!tab) {
+        return NULL;
+    }
+    *tab = '\0';
+    return tab + 1;
+}
+
+static bool parse_vader_line(struct hark_lexicon *lex, char *line, size_t len,
+                             const char **why)
+{
+    (void)len;
+    char *mean = next_field(line);
+    if (!mean || line[0] == '\0') {
+        *why = "expected TOKEN<TAB>MEAN<TAB>STDDEV<TAB>RATINGS";
+        return false;
+    }
+    char *rest = next_field(mean);
+    (void)rest;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(mean, &end);
+    if (end == mean || *end != '\0' || errno != 0 || !isfinite(v)) {
+        *why = "the mean valence (second field) is not a number";
+        return false;
+    }
+    lex_set_word(lex, line, strlen(line), v);
+    return true;
+}
+
+static bool parse_emoji_line(struct hark_lexicon *lex, char *line, size_t len,
+                             const char **why)
+{
+    (void)len;
+    char *desc = next_field(line);
+    if (!desc || line[0] == '\0') {
+        *why = "expected EMOJI<TAB>DESCRIPTION";
+        return false;
+    }
+    char *rest = next_field(desc);
+    (void)rest;
+    size_t key_len = strlen(line);
+    if (!is_valid_utf8(line, key_len)) {
+        *why = "the emoji is not valid UTF-8";
+        return false;
+    }
+    uint32_t cp;
+    size_t cp_len = u8_decode((unsigned char *)line, key_len, &cp);
+    if (cp_len == key_len) {
+        /* Sequences of several code points can never match (see top). */
+        emoji_set(lex, cp, desc, strlen(desc));
+    }
+    return true;
+}
+
+static bool parse_afinn_line(struct hark_lexicon *lex, char *line, size_t len,
+                             const char **why)
+{
+    (void)len;
+    char *val = next_field(line);
+    if (!val || line[0] == '\0') {
+        *why = "expected EMOTICON<TAB>RATING";
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    long r = strtol(val, &end, 10);
+    if (end == val || *end != '\0' || errno != 0 || r < -5 || r > 5) {
+        *why = "the rating is not an integer from -5 to 5";
+        return false;
+    }
+    size_t key_len = strlen(line);
+    lower_in_place(line, key_len);
+    const struct lex_entry *e = lex_find(lex, line, key_len);
+    if (r != 0 && !(e && (e->flags & F_WORD))) {
+        lex_set_word(lex, line, key_len, (double)r * AFINN_SCALE);
+    }
+    return true;
+}
+
+static void add_builtins(struct hark_lexicon *lex)
+{
+    for (size_t i = 0; i < N_ELEMS(boosters_incr); i++) {
+        const char *w = boosters_incr[i];
+        lex_slot(lex, w, strlen(w))->flags |= F_BOOST;
+    }
+    for (size_t i = 0; i < N_ELEMS(boosters_decr); i++) {
+        const char *w = boosters_decr[i];
+        lex_slot(lex, w, strlen(w))->flags |= F_BOOST | F_DECR;
+    }
+    for (size_t i = 0; i < N_ELEMS(negations); i++) {
+        const char *w = negations[i];
+        lex_slot(lex, w, strlen(w))->flags |= F_NEGATE;
+    }
+    for (size_t i = 0; i < N_ELEMS(rule_words); i++) {
+        const char *w = rule_words[i].word;
+        lex_slot(lex, w, strlen(w))->word = (uint8_t)rule_words[i].id;
+    }
+    for (size_t i = 1; i < P_COUNT_; i++) {
+        const char *w = phrase_words[i];
+        lex_slot(lex, w, strlen(w))->phrase = (uint8_t)i;
+    }
+}
+
+/*
+ * Reads `dir`/`name` into lex->files[slot]. A missing optional file leaves
+ * the slot NULL and returns HARK_OK.
+ */
+static hark_err_t read_lexicon_file(struct hark_lexicon *lex, int slot,
+                                    const char *path, bool is_optional,
+                                    struct hark_diag *diag, size_t *len)
+{
+    struct stat st;
+    *len = 0;
+    if (is_optional && stat(path, &st) != 0 && errno == ENOENT) {
+        return HARK_OK;
+    }
+    char errbuf[512];
+    hark_err_t err = hark_file_read(path, LEXICON_MAX_BYTES, &lex->files[slot],
+                                    len, errbuf, sizeof(errbuf));
+    if (err != HARK_OK) {
+        diag_error(diag, path, 0, errbuf);
+        return HARK_EIO;
+    }
+    return HARK_OK;
+}
+
+hark_err_t hark_lexicon_load(const char *dir, struct hark_diag *diag,
+                             struct hark_lexicon **out)
+{
+    static const char *const names[3] = {VADER_FILE, EMOJI_FILE, AFINN_FILE};
+    static bool (*const parsers[3])(struct hark_lexicon *, char *, size_t,
+                                    const char **) = {
+        parse_vader_line, parse_emoji_line, parse_afinn_line};
+    struct hark_lexicon *lex = NULL;
+    char *paths[3] = {NULL, NULL, NULL};
+    size_t lens[3] = {0, 0, 0};
+    hark_err_t err = HARK_OK;
+
+    *out = NULL;
+    lex = hark_xcalloc(1, sizeof(*lex));
+    for (int i = 0; i < 3; i++) {
+        paths[i] = hark_xasprintf("%s/%s", dir, names[i]);
+        err = read_lexicon_file(lex, i, paths[i], i > 0, diag, &lens[i]);
+        if (err != HARK_OK) {
+            goto fail;
+        }
+    }
+
+    size_t n_builtins = N_ELEMS(boosters_incr) + N_ELEMS(boosters_decr) +
+                        N_ELEMS(negations) + N_ELEMS(rule_words) + P_COUNT_;
+    size_t n_word_lines = count_lines(lex->files[0], lens[0]) +
+                          (lex->files[2] ? count_lines(lex->files[2], lens[2])
+                                         : 0);
+    size_t words_cap = pow2_at_least(2 * (n_word_lines + n_builtins));
+    lex->hashes = hark_xcalloc(words_cap, sizeof(*lex->hashes));
+    lex->words = hark_xcalloc(words_cap, sizeof(*lex->words));
+    lex->words_mask = words_cap - 1;
+    size_t emoji_cap =
+        pow2_at_least(lex->files[1] ? 2 * count_lines(lex->files[1], lens[1])
+                                    : 16);
+    lex->emoji = hark_xcalloc(emoji_cap, sizeof(*lex->emoji));
+    lex->emoji_mask = emoji_cap - 1;
+
+    add_builtins(lex);
+    size_t n_bad = 0;
+    for (int i = 0; i < 3; i++) {
+        if (lex->files[i]) {
+            n_bad += each_line(lex, lex->files[i], lens[i], paths[i], diag,
+                               parsers[i]);
+        }
+    }
+    if (n_bad > 0) {
+        err = HARK_EINVAL;
+        goto fail;
+    }
+    for (int i = 0; i < 3; i++) {
+        free(paths[i]);
+    }
+    *out = lex;
+    return HARK_OK;
+
+fail:
+    for (int i = 0; i < 3; i++) {
+        free(paths[i]);
+    }
+    hark_lexicon_free(lex);
+    return err;
+}
+
+void hark_lexicon_free(struct hark_lexicon *lex)
+{
+    if (!lex) {
+        return;
+    }
+    free(lex->hashes);
+    free(lex->words);
+    free(lex->emoji);
+    for (int i = 0; i < 3; i++) {
+        free(lex->files[i]);
+    }
+    free(lex);
+}
+
+size_t hark_lexicon_size(const struct hark_lexicon *lex)
+{
+    return lex ? lex->n_words : 0;
+}
+
+/* ---- scoring ------------------------------------------------------------- */
+
+struct tok {
+    uint32_t off; /* into scan.buf: lowercased, quotes normalized */
+    uint32_t len;
+    uint32_t hash;
+    bool is_upper;
+    /* copied from the table entry (0 when the table lacks the word) */
+    uint8_t flags;
+    uint8_t word;
+    uint8_t phrase;
+    double base;    /* the lexicon valence, when flags has F_WORD */
+    double valence; /* after the rules */
+};
+
+struct scan {
+    const char *buf;
+    struct tok *toks;
+    size_t n_toks;
+    bool is_cap_diff;
+};
+
+static bool in_lex(const struct scan *sc, size_t i)
+{
+    return sc->toks[i].flags & F_WORD;
+}
+
+static enum word_id word_of(const struct scan *sc, size_t i)
+{
+    return (enum word_id)sc->toks[i].word;
+}
+
+static enum phrase_word phrase_of(const struct scan *sc, size_t i)
+{
+    return (enum phrase_word)sc->toks[i].phrase;
+}
+
+/* The reference's negated([word]): in NEGATE, or containing "n't". */
+static bool is_negated(const struct scan *sc, size_t i)
+{
+    const struct tok *t = &sc->toks[i];
+    if (t->flags & F_NEGATE) {
+        return true;
+    }
+    const char *s = sc->buf + t->off;
+    for (size_t k = 0; k + 3 <= t->len; k++) {
+        if (s[k] == 'n' && s[k + 1] == '\'' && s[k + 2] == 't') {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool phrase_at(const struct scan *sc, size_t first,
+                      const struct phrase *p)
+{
+    for (size_t k = 0; k < p->n_words; k++) {
+        if (phrase_of(sc, first + k) != p->words[k]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const struct phrase *special_at(const struct scan *sc, size_t first,
+                                       size_t n_words)
+{
+    for (size_t k = 0; k < N_ELEMS(special_cases); k++) {
+        if (special_cases[k].n_words == n_words &&
+            phrase_at(sc, first, &special_cases[k])) {
+            return &special_cases[k];
+        }
+    }
+    return NULL;
+}
+
+/* The reference's scalar_inc_dec() for the token at `j`. */
+static double scalar_inc_dec(const struct scan *sc, size_t j, double valence)
+{
+    const struct tok *t = &sc->toks[j];
+    if (!(t->flags & F_BOOST)) {
+        return 0.0;
+    }
+    double scalar = (t->flags & F_DECR) ? B_DECR : B_INCR;
+    if (valence < 0) {
+        scalar = -scalar;
+    }
+    if (t->is_upper && sc->is_cap_diff) {
+        scalar += valence > 0 ? C_INCR : -C_INCR;
+    }
+    return scalar;
+}
+
+static double negation_check(const struct scan *sc, double v, size_t st,
+                             size_t i)
+{
+    if (st == 0) {
+        if (is_negated(sc, i - 1)) {
+            v *= N_SCALAR;
+        }
+    } else if (st == 1) {
+        enum word_id w2 = word_of(sc, i - 2);
+        enum word_id w1 = word_of(sc, i - 1);
+        if (w2 == W_NEVER && (w1 == W_SO || w1 == W_THIS)) {
+            v *= 1.25;
+        } else if (w2 == W_WITHOUT && w1 == W_DOUBT) {
+            /* "without a doubt" is not a negation */
+        } else if (is_negated(sc, i - 2)) {
+            v *= N_SCALAR;
+        }
+    } else {
+        enum word_id w3 = word_of(sc, i - 3);
+        enum word_id w2 = word_of(sc, i - 2);
+        enum word_id w1 = word_of(sc, i - 1);
+        /* Python precedence: (never and (so or this)) or (so or this). */
+        if ((w3 == W_NEVER && (w2 == W_SO || w2 == W_THIS)) || w1 == W_SO ||
+            w1 == W_THIS) {
+            v *= 1.25;
+        } else if (w3 == W_WITHOUT && (w2 == W_DOUBT || w1 == W_DOUBT)) {
+            /* as above */
+        } else if (is_negated(sc, i - 3)) {
+            v *= N_SCALAR;
+        }
+    }
+    return v;
+}
+
+/* The reference's _special_idioms_check(); only called with i >= 3. */
+static double special_idioms(const struct scan *sc, double v, size_t i)
+{
+    /* onezero, twoonezero, twoone, threetwoone, threetwo: first wins */
+    static const struct {
+        size_t back;
+        size_t n_words;
+    } seqs[] = {{1, 2}, {2, 3}, {2, 2}, {3, 3}, {3, 2}};
+    size_t last = i + 2 < sc->n_toks ? i + 2 : sc->n_toks - 1;
+    bool has_phrase_word = false;
+    for (size_t k = i - 3; k <= last && !has_phrase_word; k++) {
+        has_phrase_word = phrase_of(sc, k) != P_NONE;
+    }
+    if (!has_phrase_word) {
+        return v;
+    }
+    for (size_t k = 0; k < N_ELEMS(seqs); k++) {
+        const struct phrase *p = special_at(sc, i - seqs[k].back,
+                                            seqs[k].n_words);
+        if (p) {
+            v = p->valence;
+            break;
+        }
+    }
+    if (sc->n_toks - 1 > i) {
+        const struct phrase *p = special_at(sc, i, 2);
+        if (p) {
+            v = p->valence;
+        }
+    }
+    if (sc->n_toks - 1 > i + 1) {
+        const struct phrase *p = special_at(sc, i, 3);
+        if (p) {
+            v = p->valence;
+        }
+    }
+    /* booster bigrams ending just before the word: threetwo, twoone */
+    for (size_t k = 0; k < N_ELEMS(booster_bigrams); k++) {
+        if (phrase_at(sc, i - 3, &booster_bigrams[k])) {
+            v += booster_bigrams[k].valence;
+        }
+        if (phrase_at(sc, i - 2, &booster_bigrams[k])) {
+            v += booster_bigrams[k].valence;
+        }
+    }
+    return v;
+}
+
+static double least_check(const struct scan *sc, double v, size_t i)
+{
+    if (i > 0 && !in_lex(sc, i - 1) && word_of(sc, i - 1) == W_LEAST) {
+        if (i == 1) {
+            v *= N_SCALAR;
+        } else if (word_of(sc, i - 2) != W_AT &&
+                   word_of(sc, i - 2) != W_VERY) {
+            v *= N_SCALAR;
+        }
+    }
+    return v;
+}
+
+/* The reference's sentiment_valence() for a lexicon word at `i`. */
+static double word_valence(const struct scan *sc, size_t i)
+{
+    const struct tok *t = &sc->toks[i];
+    double base = t->base;
+    double v = base;
+    size_t n = sc->n_toks;
+
+    if (word_of(sc, i) == W_NO && i != n - 1 && in_lex(sc, i + 1)) {
+        v = 0.0; /* "no" negates the next word instead */
+    }
+    if ((i > 0 && word_of(sc, i - 1) == W_NO) ||
+        (i > 1 && word_of(sc, i - 2) == W_NO) ||
+        (i > 2 && word_of(sc, i - 3) == W_NO &&
+         (word_of(sc, i - 1) == W_OR || word_of(sc, i - 1) == W_NOR))) {
+        v = base * N_SCALAR;
+    }
+    if (t->is_upper && sc->is_cap_diff) {
+        v += v > 0 ? C_INCR : -C_INCR;
+    }
+    for (size_t st = 0; st < 3; st++) {
+        if (i > st && !in_lex(sc, i - (st + 1))) {
+            double s = scalar_inc_dec(sc, i - (st + 1), v);
+            if (st == 1 && s != 0) {
+                s *= 0.95;
+            } else if (st == 2 && s != 0) {
+                s *= 0.9;
+            }
+            v += s;
+            v = negation_check(sc, v, st, i);
+            if (st == 2) {
+                v = special_idioms(sc, v, i);
+            }
+        }
+    }
+    return least_check(sc, v, i);
+}
+
+/*
+ * Byte classes for the ASCII fast path. Bytes >= 0x80 are C_HIGH and take
+ * the decoding path.
+ */
+enum {
+    C_SPACE = 1u << 0, /* Python whitespace */
+    C_PUNCT = 1u << 1, /* string.punctuation */
+    C_UPPER = 1u << 2,
+    C_LOWER = 1u << 3,
+    C_HIGH = 1u << 4
+};
+
+#define S C_SPACE
+#define P C_PUNCT
+#define U C_UPPER
+#define L C_LOWER
+#define H C_HIGH
+static const uint8_t byte_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S, S, S, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S, S,
+    S, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, P, P, P, P, P, P,
+    P, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,
+    U, U, U, U, U, U, U, U, U, U, U, P, P, P, P, P,
+    P, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, P, P, P, P, 0,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+};
+#undef S
+#undef P
+#undef U
+#undef L
+#undef H
+
+/* The first index >= i of a byte >= 0x80 in u[0..len), or len. */
+static size_t skip_ascii(const unsigned char *u, size_t i, size_t len)
+{
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, u + i, 8);
+        if (w & 0x8080808080808080ull) {
+            break;
+        }
+        i += 8;
+    }
+    while (i < len && u[i] < 0x80) {
+        i++;
+    }
+    return i;
+}
+
+static size_t count_byte(const char *s, size_t len, char c)
+{
+    size_t n = 0;
+    const char *end = s + len;
+    const char *p = memchr(s, c, len);
+    while (p) {
+        n++;
+        p++;
+        p = memchr(p, c, (size_t)(end - p));
+    }
+    return n;
+}
+
+/*
+ * Step 1: the length of `s` with emoji replaced by their descriptions, or
+ * 0 when it has none. With `out`, also writes the expansion. Only lead
+ * bytes of multi-byte characters are decoded; ASCII runs are copied whole.
+ */
+static size_t emoji_expand(const struct hark_lexicon *lex, const char *s,
+                           size_t len, char *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = 0;
+    size_t run = 0;            /* start of the bytes not yet copied */
+    bool is_prev_space = true; /* the reference's prev_space at `run` */
+    bool has_emoji = false;
+    size_t i = 0;
+    while (i < len) {
+        i = skip_ascii(u, i, len);
+        if (i == len) {
+            break;
+        }
+        if (u[i] < 0xC2) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t cl = u8_decode(u + i, len - i, &cp);
+        const struct emoji_entry *e = emoji_find(lex, cp);
+        if (!e) {
+            i += cl;
+            continue;
+        }
+        if (i > run) {
+            if (out) {
+                memcpy(out + n, s + run, i - run);
+            }
+            n += i - run;
+            is_prev_space = s[i - 1] == ' ';
+        }
+        if (!is_prev_space) {
+            if (out) {
+                out[n] = ' ';
+            }
+            n++;
+        }
+        if (out) {
+            memcpy(out + n, e->desc, e->desc_len);
+        }
+        n += e->desc_len;
+        is_prev_space = false;
+        has_emoji = true;
+        i += cl;
+        run = i;
+    }
+    if (!has_emoji) {
+        return 0;
+    }
+    if (out) {
+        memcpy(out + n, s + run, len - run);
+    }
+    return n + (len - run);
+}
+
+/* The quotes we read as ASCII: U+2018, U+2019 -> ', U+201C, U+201D -> ". */
+static char ascii_quote(const unsigned char *s, size_t n)
+{
+    if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80) {
+        if (s[2] == 0x98 || s[2] == 0x99) {
+            return '\'';
+        }
+        if (s[2] == 0x9C || s[2] == 0x9D) {
+            return '"';
+        }
+    }
+    return 0;
+}
+
+struct tok_vec {
+    struct tok *v;
+    size_t n;
+    size_t cap;
+    struct tok *heap; /* non-NULL once grown past the stack array */
+    size_t max;       /* no text has more tokens than this */
+};
+
+static struct tok *tok_push(struct tok_vec *tv)
+{
+    if (tv->n == tv->cap) {
+        hark_assert(tv->heap == NULL && tv->max > tv->cap);
+        tv->heap = hark_xmalloc(tv->max * sizeof(*tv->heap));
+        memcpy(tv->heap, tv->v, tv->n * sizeof(*tv->heap));
+        tv->v = tv->heap;
+        tv->cap = tv->max;
+    }
+    return &tv->v[tv->n++];
+}
+
+/*
+ * Copies the token s[0..n) to `dst` with typographic quotes made ASCII;
+ * returns the bytes written (<= n).
+ */
+static size_t copy_token(char *dst, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t w = 0;
+    size_t run = 0;
+    for (size_t i = 0; i + 3 <= n; i++) {
+        char q = u[i] == 0xE2 ? ascii_quote(u + i, n - i) : 0;
+        if (q) {
+            memcpy(dst + w, s + run, i - run);
+            w += i - run;
+            dst[w++] = q;
+            run = i + 3;
+            i += 2;
+        }
+    }
+    memcpy(dst + w, s + run, n - run);
+    return w + (n - run);
+}
+
+/*
+ * Copies the ASCII token src[0..n) lowercased to `dst`, hashes the result
+ * and tells whether it was ALL CAPS, in one pass.
+ */
+static uint32_t lower_hash_ascii(char *dst, const char *src, size_t n,
+                                 bool *is_upper)
+{
+    uint32_t h = FNV_BASIS;
+    uint8_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        uint8_t k = byte_class[c];
+        seen |= k;
+        if (k & C_UPPER) {
+            c = (unsigned char)(c + ('a' - 'A'));
+        }
+        dst[i] = (char)c;
+        h ^= c;
+        h *= FNV_PRIME;
+    }
+    *is_upper = (seen & C_UPPER) && !(seen & C_LOWER);
+    return hash_final(h);
+}
+
+/* Strips string.punctuation from both ends of t[*a..*b). */
+static void strip_punct(const char *t, size_t *a, size_t *b)
+{
+    while (*a < *b && (byte_class[(unsigned char)t[*a]] & C_PUNCT)) {
+        (*a)++;
+    }
+    while (*b > *a && (byte_class[(unsigned char)t[*b - 1]] & C_PUNCT)) {
+        (*b)--;
+    }
+}
+
+/* Step 2: tokens of s[0..len) into `buf` (at least `len` bytes). */
+static void tokenize(const char *s, size_t len, char *buf, struct tok_vec *tv)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    size_t w = 0;
+    while (i < len) {
+        uint8_t k = byte_class[u[i]];
+        uint32_t cp;
+        if (k & C_SPACE) {
+            i++;
+            continue;
+        }
+        if (k & C_HIGH) {
+            size_t cl = u8_decode(u + i, len - i, &cp);
+            if (is_space_cp(cp)) {
+                i += cl;
+                continue;
+            }
+        }
+        /* The token runs to the next whitespace. */
+        size_t start = i;
+        bool has_high = false;
+        for (;;) {
+            while (i < len && !(byte_class[u[i]] & (C_SPACE | C_HIGH))) {
+                i++;
+            }
+            if (i == len || (byte_class[u[i]] & C_SPACE)) {
+                break;
+            }
+            size_t cl = u8_decode(u + i, len - i, &cp);
+            if (is_space_cp(cp)) {
+                break;
+            }
+            has_high = true;
+            i += cl;
+        }
+        struct tok *t = tok_push(tv);
+        memset(t, 0, sizeof(*t));
+        if (!has_high) {
+            size_t a = start;
+            size_t b = i;
+            strip_punct(s, &a, &b);
+            if (b - a <= 2) {
+                a = start;
+                b = i;
+            }
+            t->off = (uint32_t)w;
+            t->len = (uint32_t)(b - a);
+            t->hash = lower_hash_ascii(buf + w, s + a, b - a, &t->is_upper);
+            w += b - a;
+            continue;
+        }
+        size_t w0 = w;
+        w += copy_token(buf + w, s + start, i - start);
+        size_t a = w0;
+        size_t b = w;
+        strip_punct(buf, &a, &b);
+        if (count_cps(buf + a, b - a) <= 2) {
+            a = w0;
+            b = w;
+        }
+        t->off = (uint32_t)a;
+        t->len = (uint32_t)(b - a);
+        t->is_upper = is_upper_word(buf + a, b - a);
+        lower_in_place(buf + a, b - a);
+        t->hash = hash32(buf + a, b - a);
+    }
+}
+
+static double punctuation_emphasis(size_t n_ep, size_t n_qm)
+{
+    double amp = (double)(n_ep > 4 ? 4 : n_ep) * 0.292;
+    if (n_qm > 1) {
+        amp += n_qm <= 3 ? (double)n_qm * 0.18 : 0.96;
+    }
+    return amp;
+}
+
+/* Steps 3 and 4 on a tokenized segment; returns the sum of valences. */
+static double score_tokens(const struct hark_lexicon *lex, struct scan *sc,
+                           struct hark_sentiment *out)
+{
+    size_t n = sc->n_toks;
+    size_t n_upper = 0;
+    size_t but_at = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        struct tok *t = &sc->toks[i];
+        const struct lex_entry *e =
+            lex_find_h(lex, sc->buf + t->off, t->len, t->hash);
+        if (e) {
+            t->flags = e->flags;
+            t->word = e->word;
+            t->phrase = e->phrase;
+            t->base = e->valence;
+        }
+        n_upper += t->is_upper;
+        if (but_at == SIZE_MAX && word_of(sc, i) == W_BUT) {
+            but_at = i;
+        }
+    }
+    sc->is_cap_diff = n_upper > 0 && n_upper < n;
+
+    for (size_t i = 0; i < n; i++) {
+        struct tok *t = &sc->toks[i];
+        if (!(t->flags & F_WORD) || (t->flags & F_BOOST)) {
+            continue;
+        }
+        if (i + 1 < n && word_of(sc, i) == W_KIND &&
+            word_of(sc, i + 1) == W_OF) {
+            continue;
+        }
+        t->valence = word_valence(sc, i);
+    }
+
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        struct tok *t = &sc->toks[i];
+        if (t->valence == 0.0) {
+            continue;
+        }
+        if (but_at != SIZE_MAX) {
+            t->valence *= i < but_at ? 0.5 : 1.5;
+        }
+        sum += t->valence;
+        hark_sentiment_add_term(out, sc->buf + t->off, t->len, t->valence);
+    }
+    return sum;
+}
+
+/*
+ * Scores one segment: its sum of valences with punctuation emphasis, the
+ * quantity the compound normalizes. *has_tokens tells an empty segment.
+ */
+static double score_segment(const struct hark_lexicon *lex, const char *text,
+                            size_t len, struct hark_sentiment *out,
+                            bool *has_tokens)
+{
+    char ebuf_stack[STACK_TEXT];
+    char nbuf_stack[STACK_TEXT];
+    struct tok toks_stack[STACK_TOKS];
+    char *ebuf_heap = NULL;
+    char *nbuf_heap = NULL;
+
+    if (len > SEG_MAX_BYTES) {
+        len = SEG_MAX_BYTES;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80) {
+            len--; /* do not cut a character in half */
+        }
+    }
+
+    const char *src = text;
+    size_t src_len = len;
+    if (lex->n_emoji > 0) {
+        size_t n = emoji_expand(lex, text, len, NULL);
+        if (n > 0) {
+            char *e = n <= sizeof(ebuf_stack) ? ebuf_stack
+                                              : (ebuf_heap = hark_xmalloc(n));
+            emoji_expand(lex, text, len, e);
+            src = e;
+            src_len = n;
+        }
+    }
+
+    char *nbuf = src_len <= sizeof(nbuf_stack)
+                     ? nbuf_stack
+                     : (nbuf_heap = hark_xmalloc(src_len));
+    struct tok_vec tv = {toks_stack, 0, STACK_TOKS, NULL, src_len / 2 + 1};
+    tokenize(src, src_len, nbuf, &tv);
+
+    double sum = 0.0;
+    *has_tokens = tv.n > 0;
+    if (tv.n > 0) {
+        struct scan sc = {nbuf, tv.v, tv.n, false};
+        sum = score_tokens(lex, &sc, out);
+        double amp = punctuation_emphasis(count_byte(src, src_len, '!'),
+                                          count_byte(src, src_len, '?'));
+        if (sum > 0) {
+            sum += amp;
+        } else if (sum < 0) {
+            sum -= amp;
+        }
+    }
+    free(tv.heap);
+    free(nbuf_heap);
+    free(ebuf_heap);
+    return sum;
+}
+
+static void finish(struct hark_sentiment *out, double sum, bool has_tokens)
+{
+    double compound = 0.0;
+    if (has_tokens) {
+        compound = sum / sqrt(sum * sum + 15.0);
+        if (compound < -1.0) {
+            compound = -1.0;
+        } else if (compound > 1.0) {
+            compound = 1.0;
+        }
+        compound = round(compound * 10000.0) / 10000.0;
+        if (compound == 0.0) {
+            compound = 0.0; /* no "-0.0000" in events */
+        }
+    }
+    out->score = compound;
+    if (compound >= 0.05) {
+        out->label = HARK_SENTIMENT_POSITIVE;
+    } else if (compound <= -0.05) {
+        out->label = HARK_SENTIMENT_NEGATIVE;
+    } else {
+        out->label = HARK_SENTIMENT_NEUTRAL;
+    }
+}
+
+void hark_sentiment_score_text(const struct hark_lexicon *lex,
+                               const char *text, size_t len,
+                               struct hark_sentiment *out)
+{
+    hark_assert(lex && out);
+    bool has_tokens = false;
+    double sum = 0.0;
+    if (text && len > 0) {
+        sum = score_segment(lex, text, len, out, &has_tokens);
+    }
+    finish(out, sum, has_tokens);
+}
+
+/* True when `lang` (BCP 47) is English, e.g. "en", "en-GB", "EN_us". */
+static bool is_english(const char *lang)
+{
+    return (lang[0] == 'e' || lang[0] == 'E') &&
+           (lang[1] == 'n' || lang[1] == 'N') &&
+           (lang[2] == '\0' || lang[2] == '-' || lang[2] == '_');
+}
+
+void hark_sentiment_score(const struct hark_lexicon *lex,
+                          const struct hark_post *post,
+                          struct hark_sentiment *out)
+{
+    hark_assert(lex && post && out);
+    if (post->lang && post->lang[0] != '\0' && !is_english(post->lang)) {
+        out->score = 0.0;
+        out->label = HARK_SENTIMENT_UNSCORED;
+        return;
+    }
+    const char *fields[3] = {post->text, post->spoiler_text, post->title};
+    double sum = 0.0;
+    bool has_tokens = false;
+    for (size_t i = 0; i < 3; i++) {
+        if (fields[i] && fields[i][0] != '\0') {
+            bool seg_has_tokens = false;
+            sum += score_segment(lex, fields[i], strlen(fields[i]), out,
+                                 &seg_has_tokens);
+            has_tokens = has_tokens || seg_has_tokens;
+        }
+    }
+    finish(out, sum, has_tokens);
+}

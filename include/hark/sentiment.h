@@ -1,0 +1,46 @@
+/*
+ * sentiment: a VADER-style lexicon scorer (filters/sentiment.c). The
+ * lexicon is immutable after loading and shared by every worker.
+ *
+ * Thread: load on any thread; score from any number of threads at once.
+ */
+#ifndef HARK_SENTIMENT_H
+#define HARK_SENTIMENT_H
+
+#include "hark/common.h"
+#include "hark/diag.h"
+#include "hark/item.h"
+#include "hark/post.h"
+
+struct hark_lexicon;
+
+/*
+ * Loads `dir`/vader_lexicon.txt (word TAB mean TAB sd TAB ratings) and, if
+ * present, `dir`/vader_emoji_utf8_lexicon.txt (emoji TAB description) and
+ * `dir`/AFINN-emoticon-8.txt. Bad lines are errors with file:line.
+ * Success: *out owned by the caller. Failure: *out NULL, HARK_EIO/EINVAL.
+ */
+HARK_MUST_CHECK hark_err_t hark_lexicon_load(const char *dir,
+                                             struct hark_diag *diag,
+                                             struct hark_lexicon **out);
+void hark_lexicon_free(struct hark_lexicon *lex);
+size_t hark_lexicon_size(const struct hark_lexicon *lex);
+
+/*
+ * Scores the post's text (and spoiler_text, title) into `out` (which the
+ * caller zeroed or cleaned): compound score in [-1, 1], label with the
+ * +-0.05 thresholds, and the terms that drove it. A post whose `lang` is
+ * set and is not covered by the lexicon (English) is labelled UNSCORED
+ * with score 0 and no terms.
+ * Thread: any; `lex` is only read.
+ */
+void hark_sentiment_score(const struct hark_lexicon *lex,
+                          const struct hark_post *post,
+                          struct hark_sentiment *out);
+
+/* Scores plain text the same way (no language check). */
+void hark_sentiment_score_text(const struct hark_lexicon *lex,
+                               const char *text, size_t len,
+                               struct hark_sentiment *out);
+
+#endif /* HARK_SENTIMENT_H */

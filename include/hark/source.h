@@ -1,0 +1,129 @@
+/*
+ * source: the platform adapters and the ingest engine that drives them.
+ *
+ * An adapter (ingest/src_<platform>.c) knows one platform: which URL to
+ * request given the committed cursor, how to turn a response into
+ * normalized posts, where the next page is and what the rate-limit headers
+ * say. It does no I/O. The engine (ingest/source.c) owns the curl multi
+ * handle, schedules polls, applies rate limits and backoff, keeps each
+ * source's cursor and dedup window, and commits a cursor only when every
+ * post fetched up to it was acknowledged.
+ *
+ * Thread: adapters are called only from the ingest thread; the engine's
+ * functions say which thread may call them.
+ */
+#ifndef HARK_SOURCE_H
+#define HARK_SOURCE_H
+
+#include "hark/common.h"
+#include "hark/diag.h"
+#include "hark/json.h"
+#include "hark/post.h"
+
+/* The settings every source has (DESIGN.md "Configuration"). */
+struct hark_source_cfg {
+    char *name;
+    char *type;
+    char *base_url;       /* without trailing '/' */
+    int interval_s;       /* default 60 */
+    int backfill_pages;   /* default 1 */
+    int page_limit;       /* posts per request; 0 = the adapter's maximum */
+    char *token_env;      /* name of the variable, never the token */
+};
+
+/* A response header, name lowercased. */
+struct hark_header {
+    char *name;
+    char *value;
+};
+
+struct hark_response {
+    long status;
+    const struct hark_header *headers;
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+    const char *url; /* the request URL, without secrets */
+};
+
+/* What the platform's rate-limit headers said; -1 = not given. */
+struct hark_rate {
+    int64_t limit;
+    int64_t remaining;
+    int64_t reset_at_ms; /* wall clock */
+    int64_t retry_after_ms; /* from Retry-After */
+};
+
+/*
+ * One parsed page. Posts are owned by the page until taken.
+ *   cursor:     the high-water mark once this page's posts are delivered
+ *               (NULL = unchanged). For forward walks it may be committed
+ *               page by page; otherwise only when the walk ends.
+ *   next_token: where the walk continues within this poll (NULL = done).
+ */
+struct hark_page {
+    struct hark_post **posts;
+    size_t n_posts;
+    char *cursor;
+    char *next_token;
+    bool is_forward;      /* cursor may be committed page by page */
+    struct hark_rate rate;
+};
+
+/*
+ * An adapter: one file, one row in the registry (ingest/registry.c).
+ *
+ * init: validates and keeps the type-specific keys of `obj` (the whole
+ *   source object; the engine has checked the common keys already).
+ *   Errors go to `diag` with positions. *state is owned by the engine and
+ *   released with free_state.
+ * build_url: the URL of the next request. `cursor` is the committed
+ *   high-water mark (NULL on a first run), `token` the page token from the
+ *   previous page of this walk (NULL at the start of a walk), `page_index`
+ *   counts pages within the walk from 0.
+ * parse: turns a 2xx response into posts. HARK_EINVAL (with `errbuf`) when
+ *   the body cannot be parsed at all: the engine sends it to the DLQ.
+ */
+struct hark_source_ops {
+    const char *type;
+    const struct hark_cfgmap *cfgmap; /* type-specific keys */
+    hark_err_t (*init)(const struct hark_source_cfg *cfg,
+                       const struct hark_json_doc *doc,
+                       const struct hark_json *obj, struct hark_diag *diag,
+                       void **state);
+    hark_err_t (*build_url)(void *state, const char *cursor,
+                            const char *token, int page_index,
+                            struct hark_buf *url);
+    hark_err_t (*parse)(void *state, const struct hark_response *resp,
+                        struct hark_page *page, char *errbuf,
+                        size_t errbuf_len);
+    void (*free_state)(void *state);
+};
+
+/* NULL when no adapter has that type. */
+const struct hark_source_ops *hark_source_ops_find(const char *type);
+/* "mastodon, reddit, ..." for messages; static storage. */
+const char *hark_source_types(void);
+
+void hark_page_cleanup(struct hark_page *page);
+/* The value of header `name` (lowercase), or NULL. Borrowed. */
+const char *hark_response_header(const struct hark_response *resp,
+                                 const char *name);
+
+/*
+ * HTML to plain text (ingest/html_text.c): every text node kept in order,
+ * tags stripped, entities decoded, <br> and paragraph boundaries as line
+ * breaks, invalid UTF-8 repaired (counted in *n_repaired). Returns a new
+ * NUL-terminated string the caller frees.
+ */
+char *hark_html_to_text(const char *html, size_t len, unsigned *n_repaired);
+
+/*
+ * Parses the Link header (RFC 8288) and returns a copy of the URL whose
+ * rel is `rel` ("next", "prev"), or NULL.
+ */
+char *hark_link_find(const char *link_header, const char *rel);
+/* The value of query parameter `name` in `url`, decoded; or NULL. */
+char *hark_url_param(const char *url, const char *name);
+
+#endif /* HARK_SOURCE_H */

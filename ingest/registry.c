@@ -1,0 +1,124 @@
+/*
+ * registry: the table of platform adapters (one row per src_<platform>.c,
+ * as nginx lists its modules), the page and response helpers every adapter
+ * and the engine share, and the id ordering adapters use for cursors.
+ *
+ * Adding a platform: write src_<platform>.c with its ops table, declare it
+ * in source_int.h, add one row below.
+ */
+#include "hark/source.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source_int.h"
+
+static const struct hark_source_ops *const adapters[] = {
+    &hark_src_mastodon,
+};
+
+#define N_ADAPTERS (sizeof(adapters) / sizeof(adapters[0]))
+
+const struct hark_source_ops *hark_source_ops_find(const char *type)
+{
+    if (!type) {
+        return NULL;
+    }
+    for (size_t i = 0; i < N_ADAPTERS; i++) {
+        if (strcmp(adapters[i]->type, type) == 0) {
+            return adapters[i];
+        }
+    }
+    return NULL;
+}
+
+static char types_text[256];
+static pthread_once_t types_once = PTHREAD_ONCE_INIT;
+
+static void types_build(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_ADAPTERS; i++) {
+        const char *sep = i == 0 ? "" : ", ";
+        int k = snprintf(types_text + n, sizeof(types_text) - n, "%s%s", sep,
+                         adapters[i]->type);
+        hark_assert(k > 0 && (size_t)k < sizeof(types_text) - n);
+        n += (size_t)k;
+    }
+}
+
+const char *hark_source_types(void)
+{
+    /* Built once from the table, so the list can never go stale. */
+    int rc = pthread_once(&types_once, types_build);
+    hark_assert(rc == 0);
+    return types_text;
+}
+
+void hark_page_cleanup(struct hark_page *page)
+{
+    if (!page) {
+        return;
+    }
+    for (size_t i = 0; i < page->n_posts; i++) {
+        hark_post_free(page->posts[i]); /* NULL once taken */
+    }
+    free(page->posts);
+    free(page->cursor);
+    free(page->next_token);
+    memset(page, 0, sizeof(*page));
+    page->rate.limit = -1;
+    page->rate.remaining = -1;
+    page->rate.reset_at_ms = -1;
+    page->rate.retry_after_ms = -1;
+}
+
+static bool name_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char ca = (*a >= 'A' && *a <= 'Z') ? (char)(*a + 32) : *a;
+        char cb = (*b >= 'A' && *b <= 'Z') ? (char)(*b + 32) : *b;
+        if (ca != cb) {
+            return false;
+        }
+    }
+    return *a == *b;
+}
+
+const char *hark_response_header(const struct hark_response *resp,
+                                 const char *name)
+{
+    if (!resp || !name) {
+        return NULL;
+    }
+    /* Names are lowercased by the engine; compare without case anyway. */
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        const struct hark_header *h = &resp->headers[i];
+        if (h->name && name_eq(h->name, name)) {
+            return h->value;
+        }
+    }
+    return NULL;
+}
+
+int hark_id_cmp(const char *a, const char *b)
+{
+    if (!a || !b) {
+        return (a != NULL) - (b != NULL); /* NULL sorts first */
+    }
+    while (*a == '0' && a[1]) {
+        a++;
+    }
+    while (*b == '0' && b[1]) {
+        b++;
+    }
+    size_t a_len = strlen(a);
+    size_t b_len = strlen(b);
+    if (a_len != b_len) {
+        return a_len < b_len ? -1 : 1;
+    }
+    int c = strcmp(a, b);
+    return (c > 0) - (c < 0);
+}

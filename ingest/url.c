@@ -1,0 +1,287 @@
+/*
+ * url: the little URL work adapters need: the Link header (RFC 8288),
+ * query parameters and percent-encoding. No allocation survives a call
+ * except the returned strings.
+ *
+ * Link header grammar, as far as we read it:
+ *
+ *     Link       = link-value *( "," link-value )
+ *     link-value = "<" URI-Reference ">" *( ";" param )
+ *     param      = token [ "=" ( token / quoted-string ) ]
+ *
+ * `rel` holds one or more space-separated relation types, compared without
+ * case. Anything we cannot read is skipped up to the next top-level ",".
+ */
+#include "hark/source.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "source_int.h"
+
+static bool is_lws(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+static bool eq_nocase(const char *a, size_t a_len, const char *b)
+{
+    size_t b_len = strlen(b);
+    if (a_len != b_len) {
+        return false;
+    }
+    for (size_t k = 0; k < a_len; k++) {
+        if (lower(a[k]) != lower(b[k])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when the space-separated list v[0..len) contains `rel`. */
+static bool rel_has(const char *v, size_t len, const char *rel)
+{
+    size_t k = 0;
+    while (k < len) {
+        while (k < len && (v[k] == ' ' || v[k] == '\t')) {
+            k++;
+        }
+        size_t start = k;
+        while (k < len && v[k] != ' ' && v[k] != '\t') {
+            k++;
+        }
+        if (k > start && eq_nocase(v + start, k - start, rel)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Reads the value of a parameter at *p (after "="): a quoted-string
+ * (backslash escapes undone) or a token. Appends it to `val` and moves *p
+ * past it. False when a quoted string is not closed.
+ */
+static bool param_value(const char **p, struct hark_buf *val)
+{
+    const char *q = *p;
+    hark_err_t err = HARK_OK;
+    if (*q == '"') {
+        q++;
+        while (*q && *q != '"') {
+            if (*q == '\\' && q[1]) {
+                q++;
+            }
+            err = hark_buf_addc(val, *q);
+            hark_assert(err == HARK_OK);
+            q++;
+        }
+        if (*q != '"') {
+            *p = q;
+            return false;
+        }
+        q++;
+    } else {
+        const char *start = q;
+        while (*q && *q != ';' && *q != ',' && !is_lws(*q)) {
+            q++;
+        }
+        err = hark_buf_add(val, start, (size_t)(q - start));
+        hark_assert(err == HARK_OK);
+    }
+    *p = q;
+    return true;
+}
+
+/* Moves past the rest of a link-value up to (not past) the next ",". */
+static const char *skip_value(const char *p)
+{
+    while (*p && *p != ',') {
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1]) {
+                    p++;
+                }
+                p++;
+            }
+            if (*p) {
+                p++;
+            }
+        } else if (*p == '<') {
+            const char *gt = strchr(p, '>');
+            p = gt ? gt + 1 : p + strlen(p);
+        } else {
+            p++;
+        }
+    }
+    return p;
+}
+
+char *hark_link_find(const char *link_header, const char *rel)
+{
+    if (!link_header || !rel || !*rel) {
+        return NULL;
+    }
+    struct hark_buf val;
+    hark_buf_init(&val, 0);
+    char *found = NULL;
+    const char *p = link_header;
+
+    while (*p && !found) {
+        while (*p == ',' || is_lws(*p)) {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        if (*p != '<') {
+            p = skip_value(p);
+            continue;
+        }
+        const char *uri = p + 1;
+        const char *gt = strchr(uri, '>');
+        if (!gt) {
+            break;
+        }
+        p = gt + 1;
+        bool is_match = false;
+        bool has_rel = false;
+        for (;;) {
+            while (is_lws(*p)) {
+                p++;
+            }
+            if (*p != ';') {
+                break;
+            }
+            p++;
+            while (is_lws(*p)) {
+                p++;
+            }
+            const char *name = p;
+            while (*p && *p != '=' && *p != ';' && *p != ',' && !is_lws(*p)) {
+                p++;
+            }
+            size_t name_len = (size_t)(p - name);
+            while (is_lws(*p)) {
+                p++;
+            }
+            if (*p != '=') {
+                continue;
+            }
+            p++;
+            while (is_lws(*p)) {
+                p++;
+            }
+            hark_buf_reset(&val);
+            if (!param_value(&p, &val)) {
+                break;
+            }
+            /* RFC 8288: only the first rel parameter counts. */
+            if (eq_nocase(name, name_len, "rel") && !has_rel) {
+                has_rel = true;
+                is_match = val.ptr && rel_has(val.ptr, val.len, rel);
+            }
+        }
+        if (is_match) {
+            found = hark_xstrndup(uri, (size_t)(gt - uri));
+        } else {
+            p = skip_value(p);
+        }
+    }
+    hark_buf_cleanup(&val);
+    return found;
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = lower(c);
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+/* s[0..len) with %XX and '+' decoded (form encoding); caller frees. */
+static char *pct_decode(const char *s, size_t len)
+{
+    char *out = hark_xmalloc(len + 1);
+    size_t n = 0;
+    for (size_t k = 0; k < len; k++) {
+        int hi;
+        int lo;
+        if (s[k] == '%' && k + 2 < len && (hi = hex_val(s[k + 1])) >= 0 &&
+            (lo = hex_val(s[k + 2])) >= 0) {
+            out[n++] = (char)(hi * 16 + lo);
+            k += 2;
+        } else if (s[k] == '+') {
+            out[n++] = ' ';
+        } else {
+            out[n++] = s[k];
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+char *hark_url_param(const char *url, const char *name)
+{
+    if (!url || !name) {
+        return NULL;
+    }
+    const char *q = strchr(url, '?');
+    if (!q) {
+        return NULL;
+    }
+    q++;
+    const char *end = strchr(q, '#');
+    if (!end) {
+        end = q + strlen(q);
+    }
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *key_end = eq ? eq : stop;
+        char *key = pct_decode(q, (size_t)(key_end - q));
+        bool is_match = key_end > q && strcmp(key, name) == 0;
+        free(key);
+        if (is_match) {
+            if (!eq) {
+                return hark_xstrdup("");
+            }
+            return pct_decode(eq + 1, (size_t)(stop - eq - 1));
+        }
+        q = amp ? amp + 1 : end;
+    }
+    return NULL;
+}
+
+hark_err_t hark_url_encode(struct hark_buf *buf, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)s[k];
+        hark_err_t err;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+            c == '~') {
+            err = hark_buf_addc(buf, (char)c);
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            err = hark_buf_add(buf, esc, 3);
+        }
+        if (err != HARK_OK) {
+            return err;
+        }
+    }
+    return HARK_OK;
+}
