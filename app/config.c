@@ -231,6 +231,18 @@ static hark_err_t parse_source(struct hark_app_config *cfg,
         err = HARK_EINVAL;
     }
     if (err != HARK_OK) {
+        /* Still let the adapter report its own keys' problems. */
+        struct hark_source_cfg tmp = {0};
+        void *state = NULL;
+        tmp.name = hark_xstrdup(name);
+        tmp.type = hark_xstrdup(type);
+        tmp.base_url = hark_xstrdup(base ? base : "");
+        if (ops->init(&tmp, doc, obj, diag, &state) == HARK_OK) {
+            ops->free_state(state);
+        }
+        free(tmp.name);
+        free(tmp.type);
+        free(tmp.base_url);
         return err;
     }
     cfg->sources = hark_xrealloc(cfg->sources, (cfg->n_sources + 1) *

@@ -55,7 +55,8 @@ int main(int argc, char **argv)
     hark_diag_init(&diag);
     struct hark_customers *dir = NULL;
     double t0 = now_s();
-    hark_err_t err = hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir);
+    hark_err_t err =
+        hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir);
     double t_load = now_s() - t0;
     if (err != HARK_OK) {
         hark_diag_print(&diag, stderr);
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
      * not.
      */
     enum { N_KEYS = 1 << 20, KEY_LEN = 40 };
+
     char *keys = hark_xmalloc((size_t)N_KEYS * KEY_LEN);
     srand(42);
     for (int i = 0; i < N_KEYS; i++) {

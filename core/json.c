@@ -389,8 +389,10 @@ hark_err_t hark_json_parse(const char *text, size_t len, const char *file,
             unsigned char *msg = yajl_get_error(ctx.yh, 0, NULL, 0);
             clean_message((const char *)msg, errbuf, errbuf_len);
             yajl_free_error(ctx.yh, msg);
-            if (off >= len || st == yajl_status_ok) {
+            if (off >= len) {
                 off = len;
+            } else if (off > 0) {
+                off--; /* yajl counts the offending byte as consumed */
             }
         }
         if (err_offset) {

@@ -24,6 +24,7 @@
  */
 #include "hark/customers.h"
 
+#include <csv.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -31,9 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <csv.h>
-
 #include "hark/json.h"
+
 #include "customers_int.h"
 
 enum col {
@@ -54,10 +54,12 @@ enum col {
 };
 
 static const char *const col_names[COL_COUNT_] = {
-    "customer_id",   "name",          "tier",
-    "segment",       "clv",           "revenue_12m",
-    "referrals",     "recommendations", "introductions",
-    "positive_mentions", "platform",  "handle",
+    "customer_id",   "name",
+    "tier",          "segment",
+    "clv",           "revenue_12m",
+    "referrals",     "recommendations",
+    "introductions", "positive_mentions",
+    "platform",      "handle",
     "identities",
 };
 
@@ -100,8 +102,7 @@ struct loader {
     bool has_row_ended;
 };
 
-static void report(struct loader *ld, const char *fmt, ...)
-    HARK_PRINTF(2, 3);
+static void report(struct loader *ld, const char *fmt, ...) HARK_PRINTF(2, 3);
 
 /* A problem with the current row. */
 static void report(struct loader *ld, const char *fmt, ...)
@@ -145,8 +146,8 @@ static bool should_stop(const struct loader *ld)
 /* ---- arena ---------------------------------------------------------- */
 
 /* Appends s[0..len) (folded to lowercase when asked) and a NUL. */
-static bool arena_add(struct loader *ld, const char *s, size_t len,
-                      bool is_folded, uint32_t *off)
+static bool arena_add(
+    struct loader *ld, const char *s, size_t len, bool is_folded, uint32_t *off)
 {
     struct hark_customers *dir = ld->dir;
     if (dir->arena_len + len + 1 > UINT32_MAX) {
@@ -183,8 +184,8 @@ static void ident_push(struct loader *ld, const struct hark_cust_ident *id)
 {
     if (ld->n_idents == ld->cap_idents) {
         ld->cap_idents = ld->cap_idents ? ld->cap_idents * 2 : 8;
-        ld->idents = hark_xrealloc(ld->idents,
-                                   ld->cap_idents * sizeof(*ld->idents));
+        ld->idents =
+            hark_xrealloc(ld->idents, ld->cap_idents * sizeof(*ld->idents));
     }
     ld->idents[ld->n_idents++] = *id;
 }
@@ -203,8 +204,8 @@ static void parse_ident_list(struct loader *ld, const char *s, size_t len)
         if (j < end) {
             struct hark_cust_ident id;
             char err[512];
-            if (hark_cust_ident_parse(s + i, end - i, &id, err,
-                                      sizeof(err)) == HARK_OK) {
+            if (hark_cust_ident_parse(s + i, end - i, &id, err, sizeof(err)) ==
+                HARK_OK) {
                 ident_push(ld, &id);
             } else {
                 report(ld, "%s", err);
@@ -214,7 +215,8 @@ static void parse_ident_list(struct loader *ld, const char *s, size_t len)
     }
 }
 
-static void parse_ident_columns(struct loader *ld, struct hark_str platform,
+static void parse_ident_columns(struct loader *ld,
+                                struct hark_str platform,
                                 struct hark_str handle)
 {
     if (platform.len == 0 && handle.len == 0) {
@@ -228,8 +230,7 @@ static void parse_ident_columns(struct loader *ld, struct hark_str platform,
     struct hark_cust_ident id;
     char err[512];
     if (hark_cust_ident_columns(platform.ptr, platform.len, handle.ptr,
-                                handle.len, &id, err,
-                                sizeof(err)) == HARK_OK) {
+                                handle.len, &id, err, sizeof(err)) == HARK_OK) {
         ident_push(ld, &id);
     } else {
         report(ld, "%s", err);
@@ -276,8 +277,8 @@ static bool parse_count(const char *s, size_t len, uint32_t *out)
     return true;
 }
 
-static void num_field(struct loader *ld, enum col col, struct hark_str v,
-                      double *out)
+static void
+num_field(struct loader *ld, enum col col, struct hark_str v, double *out)
 {
     *out = 0;
     if (v.len > 0 && !parse_number(v.ptr, v.len, out)) {
@@ -286,8 +287,8 @@ static void num_field(struct loader *ld, enum col col, struct hark_str v,
     }
 }
 
-static void count_field(struct loader *ld, enum col col, struct hark_str v,
-                        uint32_t *out)
+static void
+count_field(struct loader *ld, enum col col, struct hark_str v, uint32_t *out)
 {
     *out = 0;
     if (v.len > 0 && !parse_count(v.ptr, v.len, out)) {
@@ -373,15 +374,15 @@ static void commit_row(struct loader *ld)
     for (size_t i = 0; i < ld->n_idents; i++) {
         const struct hark_cust_ident *ident = &ld->idents[i];
         const struct hark_cust_entry *e =
-            hark_cust_index_find(dir, ident->platform, ident->kind,
-                                 &ident->val, 1, ident_hash(ident));
+            hark_cust_index_find(dir, ident->platform, ident->kind, &ident->val,
+                                 1, ident_hash(ident));
         if (e) {
             report(ld,
                    "identity \"%.*s%s%.*s\" of customer \"%.*s\" is already "
                    "claimed by customer \"%s\"",
                    (int)ident->disp.len, ident->disp.ptr, ident->disp_sep,
-                   (int)ident->disp2.len, ident->disp2.ptr, (int)id.len,
-                   id.ptr, cust_id_at(dir, e->cust));
+                   (int)ident->disp2.len, ident->disp2.ptr, (int)id.len, id.ptr,
+                   cust_id_at(dir, e->cust));
         }
     }
     if (ld->n_row_problems > 0) {
@@ -447,10 +448,10 @@ static void csv_on_field(void *data, size_t len, void *arg)
     struct loader *ld = arg;
     if (ld->n_fields == ld->cap_fields) {
         ld->cap_fields = ld->cap_fields ? ld->cap_fields * 2 : 32;
-        ld->field_off = hark_xrealloc(ld->field_off,
-                                      ld->cap_fields * sizeof(size_t));
-        ld->field_len = hark_xrealloc(ld->field_len,
-                                      ld->cap_fields * sizeof(size_t));
+        ld->field_off =
+            hark_xrealloc(ld->field_off, ld->cap_fields * sizeof(size_t));
+        ld->field_len =
+            hark_xrealloc(ld->field_len, ld->cap_fields * sizeof(size_t));
     }
     ld->field_off[ld->n_fields] = ld->fields.len;
     ld->field_len[ld->n_fields] = len;
@@ -634,8 +635,10 @@ static hark_err_t load_csv(struct loader *ld, FILE *fp)
 
 /* ---- NDJSON --------------------------------------------------------- */
 
-static void json_str_field(struct loader *ld, const struct hark_json *obj,
-                           enum col col, struct hark_str *out)
+static void json_str_field(struct loader *ld,
+                           const struct hark_json *obj,
+                           enum col col,
+                           struct hark_str *out)
 {
     const struct hark_json *v = hark_json_get(obj, col_names[col]);
     *out = (struct hark_str){"", 0};
@@ -653,8 +656,10 @@ static void json_str_field(struct loader *ld, const struct hark_json *obj,
     }
 }
 
-static void json_num_field(struct loader *ld, const struct hark_json *obj,
-                           enum col col, double *out)
+static void json_num_field(struct loader *ld,
+                           const struct hark_json *obj,
+                           enum col col,
+                           double *out)
 {
     const struct hark_json *v = hark_json_get(obj, col_names[col]);
     *out = 0;
@@ -671,8 +676,10 @@ static void json_num_field(struct loader *ld, const struct hark_json *obj,
     }
 }
 
-static void json_count_field(struct loader *ld, const struct hark_json *obj,
-                             enum col col, uint32_t *out)
+static void json_count_field(struct loader *ld,
+                             const struct hark_json *obj,
+                             enum col col,
+                             uint32_t *out)
 {
     const struct hark_json *v = hark_json_get(obj, col_names[col]);
     *out = 0;
@@ -808,6 +815,8 @@ static bool ends_with(const char *s, const char *suffix)
 /* Makes the directory immutable: exact sizes, record pointers. */
 static void finish(struct hark_customers *dir)
 {
+    /* (copying the arena into huge pages measured no faster, and would
+     * double its peak memory) */
     dir->arena = hark_xrealloc(dir->arena, dir->arena_len);
     dir->arena_cap = dir->arena_len;
     if (dir->n_custs) {
@@ -815,18 +824,14 @@ static void finish(struct hark_customers *dir)
             hark_xrealloc(dir->custs, dir->n_custs * sizeof(*dir->custs));
         dir->cap_custs = dir->n_custs;
     }
-    if (dir->n_entries) {
-        dir->entries = hark_xrealloc(dir->entries,
-                                     dir->n_entries * sizeof(*dir->entries));
-        dir->cap_entries = dir->n_entries;
-    }
     for (size_t i = 0; i < dir->n_custs; i++) {
         size_t off = dir->custs[i].strs.off;
         dir->custs[i].strs.ptr = dir->arena + off;
     }
 }
 
-hark_err_t hark_customers_load(const char *path, enum hark_bad_row on_bad_row,
+hark_err_t hark_customers_load(const char *path,
+                               enum hark_bad_row on_bad_row,
                                struct hark_diag *diag,
                                struct hark_customers **out)
 {
@@ -911,7 +916,8 @@ static char *dup_or_null(const char *s)
  * into view->export_mask, and the event writer emits only those fields.
  */
 void hark_customer_view_fill(const struct hark_customer *cust,
-                             unsigned export_mask, bool is_handle_match,
+                             unsigned export_mask,
+                             bool is_handle_match,
                              struct hark_customer_view *view)
 {
     memset(view, 0, sizeof(*view));

@@ -11,10 +11,13 @@
  *   custs    one record per customer (struct hark_customer, 40 bytes). Its
  *            four strings sit back to back in the arena: id\0name\0tier\0
  *            segment\0 (empty = absent), so a record needs one pointer.
- *   entries  one per identity and one per customer_id (12 bytes each).
- *   slots    open addressing, linear probing, power-of-two capacity kept
- *            under 70% load: {32-bit hash, entry index + 1}. The stored hash
- *            makes probes and rehashing touch no entry.
+ *   slots    the identity index: one entry per identity and per
+ *            customer_id, stored in the slots themselves (16 bytes: hash,
+ *            value offset, customer index, platform, kind), open
+ *            addressing with linear probing, power-of-two capacity kept
+ *            under 70% load. A hit costs two cache misses (the slot and the
+ *            value in the arena); the stored hash makes probing and
+ *            rehashing touch nothing else.
  *
  * The key of an entry is (platform, kind, value); handle values are stored
  * lowercased (ASCII) without a leading '@', and looked up by hashing the
@@ -51,6 +54,7 @@ struct hark_customer {
         size_t off;      /* while loading: arena offset of id */
         const char *ptr; /* once loaded: id\0name\0tier\0segment\0 */
     } strs;
+
     double clv;
     double revenue_12m;
     uint32_t referrals;
@@ -60,15 +64,11 @@ struct hark_customer {
 };
 
 struct hark_cust_entry {
-    uint32_t val_off; /* arena offset of the value */
+    uint32_t hash;
+    uint32_t val_off; /* arena offset of the value; 0 = empty slot */
     uint32_t cust;    /* index into custs */
     uint8_t platform; /* enum hark_cust_platform */
     uint8_t kind;     /* enum hark_cust_kind */
-};
-
-struct hark_cust_slot {
-    uint32_t hash;
-    uint32_t entry; /* index + 1; 0 = empty */
 };
 
 struct hark_customers {
@@ -78,10 +78,8 @@ struct hark_customers {
     struct hark_customer *custs;
     size_t n_custs;
     size_t cap_custs;
-    struct hark_cust_entry *entries;
+    struct hark_cust_entry *slots;
     size_t n_entries;
-    size_t cap_entries;
-    struct hark_cust_slot *slots;
     size_t slot_mask; /* capacity - 1; capacity is a power of two */
 };
 
@@ -109,16 +107,20 @@ bool hark_cust_platform_has_ids(enum hark_cust_platform platform);
  * identities"). Leading and trailing blanks are ignored. Failure:
  * HARK_EINVAL and `errbuf` holds the message. `out` borrows from `s`.
  */
-HARK_MUST_CHECK hark_err_t hark_cust_ident_parse(const char *s, size_t len,
+HARK_MUST_CHECK hark_err_t hark_cust_ident_parse(const char *s,
+                                                 size_t len,
                                                  struct hark_cust_ident *out,
                                                  char *errbuf,
                                                  size_t errbuf_len);
 
 /* The `platform` + `handle` columns: a handle (a Bluesky DID is an id). */
-HARK_MUST_CHECK hark_err_t hark_cust_ident_columns(
-    const char *platform, size_t platform_len, const char *handle,
-    size_t handle_len, struct hark_cust_ident *out, char *errbuf,
-    size_t errbuf_len);
+HARK_MUST_CHECK hark_err_t hark_cust_ident_columns(const char *platform,
+                                                   size_t platform_len,
+                                                   const char *handle,
+                                                   size_t handle_len,
+                                                   struct hark_cust_ident *out,
+                                                   char *errbuf,
+                                                   size_t errbuf_len);
 
 /*
  * The hash of a key given as pieces that are concatenated (handles fold
@@ -126,20 +128,25 @@ HARK_MUST_CHECK hark_err_t hark_cust_ident_columns(
  */
 uint32_t hark_cust_key_hash(enum hark_cust_platform platform,
                             enum hark_cust_kind kind,
-                            const struct hark_str *parts, size_t n_parts);
+                            const struct hark_str *parts,
+                            size_t n_parts);
 
-/* The entry with that key, or NULL. Never allocates. */
+/* The entry (slot) with that key, or NULL. Never allocates. */
 const struct hark_cust_entry *
 hark_cust_index_find(const struct hark_customers *dir,
-                     enum hark_cust_platform platform, enum hark_cust_kind kind,
-                     const struct hark_str *parts, size_t n_parts,
+                     enum hark_cust_platform platform,
+                     enum hark_cust_kind kind,
+                     const struct hark_str *parts,
+                     size_t n_parts,
                      uint32_t hash);
 
 /* Adds an entry (the caller checked that the key is new). */
 void hark_cust_index_add(struct hark_customers *dir,
                          enum hark_cust_platform platform,
-                         enum hark_cust_kind kind, uint32_t val_off,
-                         uint32_t cust, uint32_t hash);
+                         enum hark_cust_kind kind,
+                         uint32_t val_off,
+                         uint32_t cust,
+                         uint32_t hash);
 
 void hark_cust_index_free(struct hark_customers *dir);
 

@@ -52,6 +52,7 @@ void hark_score_cfg_init(struct hark_score_cfg *cfg)
         const char *name;
         double points;
     } tiers[] = {{"platinum", 20}, {"gold", 12}, {"silver", 6}};
+
     memset(cfg, 0, sizeof(*cfg));
     cfg->w_rules = 1;
     cfg->w_negative = 30;
@@ -146,12 +147,9 @@ static const struct {
     const char *name;
     unsigned bit;
 } export_fields[] = {
-    {"id", HARK_CUST_F_ID},
-    {"name", HARK_CUST_F_NAME},
-    {"tier", HARK_CUST_F_TIER},
-    {"segment", HARK_CUST_F_SEGMENT},
-    {"clv", HARK_CUST_F_CLV},
-    {"revenue_12m", HARK_CUST_F_REVENUE},
+    {"id", HARK_CUST_F_ID},         {"name", HARK_CUST_F_NAME},
+    {"tier", HARK_CUST_F_TIER},     {"segment", HARK_CUST_F_SEGMENT},
+    {"clv", HARK_CUST_F_CLV},       {"revenue_12m", HARK_CUST_F_REVENUE},
     {"counts", HARK_CUST_F_COUNTS},
 };
 
@@ -241,7 +239,8 @@ static hark_err_t parse_levels(const struct hark_json_doc *doc,
 
 static hark_err_t parse_sla(const struct hark_json_doc *doc,
                             const struct hark_json *obj,
-                            struct hark_diag *diag, struct hark_score_cfg *cfg)
+                            struct hark_diag *diag,
+                            struct hark_score_cfg *cfg)
 {
     static const char *const keys[4] = {"p1", "p2", "p3", "p4"};
     hark_err_t err =
@@ -266,7 +265,8 @@ static hark_err_t parse_sla(const struct hark_json_doc *doc,
 
 hark_err_t hark_score_export_parse(const struct hark_json_doc *doc,
                                    const struct hark_json *arr,
-                                   struct hark_diag *diag, unsigned *mask)
+                                   struct hark_diag *diag,
+                                   unsigned *mask)
 {
     if (!arr || arr->type != HARK_JSON_ARRAY) {
         hark_json_error(doc, diag, arr ? arr->offset : 0,
@@ -307,7 +307,8 @@ static hark_err_t parse_into(const struct hark_json_doc *doc,
                              struct hark_diag *diag,
                              struct hark_score_cfg *cfg)
 {
-    hark_err_t err = hark_cfgmap_check(doc, obj, priority_map, "priority", diag);
+    hark_err_t err =
+        hark_cfgmap_check(doc, obj, priority_map, "priority", diag);
     if (!obj || obj->type != HARK_JSON_OBJECT) {
         return HARK_EINVAL;
     }
@@ -328,8 +329,8 @@ static hark_err_t parse_into(const struct hark_json_doc *doc,
     }
     v = hark_json_get(obj, "relationship");
     if (v && v->type == HARK_JSON_OBJECT) {
-        if (hark_cfgmap_check(doc, v, relationship_map,
-                              "priority.relationship", diag) != HARK_OK) {
+        if (hark_cfgmap_check(doc, v, relationship_map, "priority.relationship",
+                              diag) != HARK_OK) {
             err = HARK_EINVAL;
         }
         get_num(v, "positive_mention", &cfg->rv_positive);
@@ -383,8 +384,8 @@ hark_err_t hark_score_cfg_parse(const struct hark_json_doc *doc,
     struct hark_score_cfg tmp = *cfg;
     /* deep-copy the owned parts so a failure leaves *cfg untouched */
     tmp.default_queue = hark_xstrdup(cfg->default_queue);
-    tmp.tiers = hark_xcalloc(cfg->n_tiers ? cfg->n_tiers : 1,
-                             sizeof(*tmp.tiers));
+    tmp.tiers =
+        hark_xcalloc(cfg->n_tiers ? cfg->n_tiers : 1, sizeof(*tmp.tiers));
     for (size_t i = 0; i < cfg->n_tiers; i++) {
         tmp.tiers[i].name = hark_xstrdup(cfg->tiers[i].name);
         tmp.tiers[i].points = cfg->tiers[i].points;
@@ -470,8 +471,8 @@ static void relationship(const struct hark_score_cfg *cfg,
 }
 
 /* The rules reason's detail: "priority 40: refund, cancel". */
-static void rules_detail(const struct hark_item *item, char *out,
-                         size_t out_len)
+static void
+rules_detail(const struct hark_item *item, char *out, size_t out_len)
 {
     char num[32];
     fmt_num(num, sizeof(num), (double)item->rule_points);
@@ -489,7 +490,9 @@ static void rules_detail(const struct hark_item *item, char *out,
     }
 }
 
-static double add(struct hark_item *item, const char *factor, double points,
+static double add(struct hark_item *item,
+                  const char *factor,
+                  double points,
                   const char *detail)
 {
     if (points == 0 || !isfinite(points)) {
@@ -531,7 +534,8 @@ static int level_index(const struct hark_score_cfg *cfg, double score)
     return 3;
 }
 
-void hark_score_item(const struct hark_score_cfg *cfg, struct hark_item *item,
+void hark_score_item(const struct hark_score_cfg *cfg,
+                     struct hark_item *item,
                      int64_t now_ms)
 {
     char detail[256];

@@ -15,14 +15,13 @@
  * ASCII byte followed by another ASCII byte is its own run and needs no
  * utf8proc call.
  */
-#include "normalize_int.h"
-
 #include <stdlib.h>
 #include <string.h>
-
 #include <utf8proc.h>
 
-#define NORM_OPTS                                                              \
+#include "normalize_int.h"
+
+#define NORM_OPTS \
     (UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
 
 void hark_normalize_init(struct hark_normalize *norm)
@@ -68,8 +67,11 @@ static void reserve_map(struct hark_normalize *norm, size_t extra)
     }
 }
 
-static void emit(struct hark_normalize *norm, const char *p, size_t n,
-                 size_t orig_start, size_t orig_end)
+static void emit(struct hark_normalize *norm,
+                 const char *p,
+                 size_t n,
+                 size_t orig_start,
+                 size_t orig_end)
 {
     reserve(norm, n);
     reserve_map(norm, n);
@@ -94,8 +96,10 @@ static bool is_continuer(int32_t cp)
     return utf8proc_get_property(cp)->combining_class != 0;
 }
 
-static void run_general(struct hark_normalize *norm, const char *s,
-                        size_t start, size_t end)
+static void run_general(struct hark_normalize *norm,
+                        const char *s,
+                        size_t start,
+                        size_t end)
 {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s + start;
     utf8proc_ssize_t run_len = (utf8proc_ssize_t)(end - start);
@@ -143,8 +147,7 @@ static char ascii_lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-void hark_normalize_text(struct hark_normalize *norm, const char *s,
-                         size_t len)
+void hark_normalize_text(struct hark_normalize *norm, const char *s, size_t len)
 {
     norm->len = 0;
     norm->orig_len = len;
@@ -194,8 +197,11 @@ void hark_normalize_text(struct hark_normalize *norm, const char *s,
     norm->text[norm->len] = '\0';
 }
 
-void hark_normalize_span(const struct hark_normalize *norm, size_t start,
-                         size_t end, uint32_t *orig_start, uint32_t *orig_end)
+void hark_normalize_span(const struct hark_normalize *norm,
+                         size_t start,
+                         size_t end,
+                         uint32_t *orig_start,
+                         uint32_t *orig_end)
 {
     hark_assert(start < end && end <= norm->len);
     if (norm->is_identity) {

@@ -27,15 +27,15 @@
 #include "hark/common.h"
 
 struct hark_normalize {
-    char *text;         /* normalized bytes, NUL-terminated */
+    char *text; /* normalized bytes, NUL-terminated */
     size_t len;
     size_t cap;
     uint32_t *map_start; /* per normalized byte: original run start */
     uint32_t *map_end;   /* per normalized byte: original run end */
     size_t map_cap;
-    bool is_identity;    /* ASCII input: offsets are the same */
+    bool is_identity; /* ASCII input: offsets are the same */
     size_t orig_len;
-    int32_t *u32;        /* code point scratch for one run */
+    int32_t *u32; /* code point scratch for one run */
     size_t u32_cap;
 };
 
@@ -47,15 +47,19 @@ void hark_normalize_cleanup(struct hark_normalize *norm);
  * unchanged) into norm->text / norm->len, replacing the previous content.
  * Never fails (allocation failure aborts).
  */
-void hark_normalize_text(struct hark_normalize *norm, const char *s,
+void hark_normalize_text(struct hark_normalize *norm,
+                         const char *s,
                          size_t len);
 
 /*
  * Maps the normalized byte range [start, end) (end > start, end <=
  * norm->len) to the original byte range [*orig_start, *orig_end).
  */
-void hark_normalize_span(const struct hark_normalize *norm, size_t start,
-                         size_t end, uint32_t *orig_start, uint32_t *orig_end);
+void hark_normalize_span(const struct hark_normalize *norm,
+                         size_t start,
+                         size_t end,
+                         uint32_t *orig_start,
+                         uint32_t *orig_end);
 
 /* The normalized copy of s[0..len) as a new string (caller frees). */
 char *hark_normalize_dup(const char *s, size_t len);

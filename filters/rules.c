@@ -43,6 +43,7 @@
 #include <pcre2.h>
 
 #include "hark/json.h"
+
 #include "normalize_int.h"
 #include "rules_int.h"
 
@@ -145,9 +146,11 @@ static void *grow(void *p, size_t n, size_t size)
     return hark_xrealloc(p, (n + 1) * size);
 }
 
-static void located_add(struct located **arr, size_t *n,
+static void located_add(struct located **arr,
+                        size_t *n,
                         const struct hark_json_doc *doc,
-                        const struct hark_json *v, const char *name,
+                        const struct hark_json *v,
+                        const char *name,
                         size_t key_offset)
 {
     *arr = grow(*arr, *n, sizeof(**arr));
@@ -161,8 +164,8 @@ static bool has_errors(const struct loader *ld)
 }
 
 /* "file:line:column" of `offset` in `doc`, for "first defined at". */
-static void where(const struct hark_json_doc *doc, size_t offset, char *out,
-                  size_t out_len)
+static void
+where(const struct hark_json_doc *doc, size_t offset, char *out, size_t out_len)
 {
     int line = 0;
     int column = 0;
@@ -174,11 +177,13 @@ static void where(const struct hark_json_doc *doc, size_t offset, char *out,
 /* ------------------------------------------------------------------ */
 /* Pass 1: reading files                                               */
 
-static void load_file(struct loader *ld, const char *path,
+static void load_file(struct loader *ld,
+                      const char *path,
                       const struct hark_json_doc *from_doc,
                       size_t from_offset);
 
-static void load_includes(struct loader *ld, const struct hark_json_doc *doc,
+static void load_includes(struct loader *ld,
+                          const struct hark_json_doc *doc,
                           const struct hark_json *inc)
 {
     for (size_t i = 0; i < inc->n; i++) {
@@ -220,7 +225,8 @@ static void collect_pack(struct loader *ld, const struct hark_json_doc *doc)
     }
 }
 
-static void load_file(struct loader *ld, const char *path,
+static void load_file(struct loader *ld,
+                      const char *path,
                       const struct hark_json_doc *from_doc,
                       size_t from_offset)
 {
@@ -289,8 +295,10 @@ static void load_file(struct loader *ld, const char *path,
 /* ------------------------------------------------------------------ */
 /* Lists and author lists                                              */
 
-static void check_duplicates(struct loader *ld, const struct located *arr,
-                             size_t n, const char *what)
+static void check_duplicates(struct loader *ld,
+                             const struct located *arr,
+                             size_t n,
+                             const char *what)
 {
     for (size_t i = 1; i < n; i++) {
         for (size_t k = 0; k < i; k++) {
@@ -357,8 +365,10 @@ static void lower_into(struct hark_buf *b, const char *s, size_t n)
     }
 }
 
-static void add_strings(struct loader *ld, const struct hark_json_doc *doc,
-                        const struct hark_json *arr, const char *what,
+static void add_strings(struct loader *ld,
+                        const struct hark_json_doc *doc,
+                        const struct hark_json *arr,
+                        const char *what,
                         struct hark_strv *out)
 {
     if (!arr || arr->type != HARK_JSON_ARRAY) {
@@ -384,8 +394,10 @@ static void add_strings(struct loader *ld, const struct hark_json_doc *doc,
     }
 }
 
-static void compile_identity(struct loader *ld, const struct located *a,
-                             const struct hark_json *t, size_t list)
+static void compile_identity(struct loader *ld,
+                             const struct located *a,
+                             const struct hark_json *t,
+                             size_t list)
 {
     struct hark_rules *rules = ld->rules;
     if (t->type != HARK_JSON_STRING) {
@@ -465,8 +477,7 @@ static void compile_authors(struct loader *ld)
         memset(al, 0, sizeof(*al));
         al->name = hark_xstrdup(a->name);
         rules->n_authors++;
-        add_strings(ld, a->doc, hark_json_get(a->v, "tags"), "tags",
-                    &al->tags);
+        add_strings(ld, a->doc, hark_json_get(a->v, "tags"), "tags", &al->tags);
         if (al->tags.n == 0) {
             hark_json_warning(a->doc, ld->diag, a->key_offset,
                               "author list '%s' has no tags: it does nothing",
@@ -565,12 +576,14 @@ static size_t raw_offset(const char *raw, size_t raw_len, size_t decoded)
     return i;
 }
 
-static pcre2_code *compile_regex(const char *pattern, size_t len,
-                                 uint32_t opts, int *errcode,
+static pcre2_code *compile_regex(const char *pattern,
+                                 size_t len,
+                                 uint32_t opts,
+                                 int *errcode,
                                  PCRE2_SIZE *erroff)
 {
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, len, opts, errcode,
-                                     erroff, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pattern, len, opts, errcode, erroff, NULL);
     if (code) {
         /* Without JIT support PCRE2 falls back to its interpreter. */
         (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
@@ -578,8 +591,10 @@ static pcre2_code *compile_regex(const char *pattern, size_t len,
     return code;
 }
 
-static bool cond_regex(struct cctx *c, const struct hark_json *v,
-                       bool is_case, struct hark_rules_node *node)
+static bool cond_regex(struct cctx *c,
+                       const struct hark_json *v,
+                       bool is_case,
+                       struct hark_rules_node *node)
 {
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | (is_case ? 0 : PCRE2_CASELESS);
     int errcode = 0;
@@ -591,8 +606,8 @@ static bool cond_regex(struct cctx *c, const struct hark_json *v,
             snprintf((char *)msg, sizeof(msg), "error %d", errcode);
         }
         size_t start = v->offset + 1;
-        size_t raw = raw_offset(c->doc->text + start,
-                                c->doc->text_len - start, erroff);
+        size_t raw =
+            raw_offset(c->doc->text + start, c->doc->text_len - start, erroff);
         hark_json_error(c->doc, c->ld->diag, start + raw,
                         "rule '%s': %s (at pattern offset %zu)", c->rule_id,
                         (const char *)msg, (size_t)erroff);
@@ -616,31 +631,110 @@ static void buf_puts(struct hark_buf *b, const char *s)
     }
 }
 
-#define WORD_CLASS "[\\p{L}\\p{M}\\p{N}]"
+#define WORD_CLASS  "[\\p{L}\\p{M}\\p{N}]"
 #define BOUND_CLASS "[\\p{L}\\p{M}\\p{N}_]"
 
 /*
- * Appends the regex for one term; false (and an error) when the term is
- * not a usable keyword.
+ * Keyword terms are compiled into a trie of "atoms" (one code point, an
+ * escaped metacharacter, \s+ or a wildcard class), emitted as nested
+ * groups: "refund", "refunds", "money back" become
+ * (?:refund(?:s)?|money\s+back). PCRE2 tries the alternatives of a group
+ * one by one at every candidate position, so a flat alternation of fifty
+ * terms costs fifty attempts; the trie costs one per level.
  */
-static bool term_regex(struct cctx *c, const struct term *t,
-                       struct hark_buf *b)
+struct trie {
+    char *atom; /* the regex text of the edge into this node */
+    struct trie **kids;
+    size_t n_kids;
+    bool is_end; /* a term ends here */
+};
+
+static void trie_free(struct trie *t)
+{
+    if (!t) {
+        return;
+    }
+    for (size_t i = 0; i < t->n_kids; i++) {
+        trie_free(t->kids[i]);
+    }
+    free(t->kids);
+    free(t->atom);
+    free(t);
+}
+
+static struct trie *trie_child(struct trie *t, const char *atom)
+{
+    for (size_t i = 0; i < t->n_kids; i++) {
+        if (strcmp(t->kids[i]->atom, atom) == 0) {
+            return t->kids[i];
+        }
+    }
+    struct trie *kid = hark_xcalloc(1, sizeof(*kid));
+    kid->atom = hark_xstrdup(atom);
+    t->kids = grow(t->kids, t->n_kids, sizeof(*t->kids));
+    t->kids[t->n_kids++] = kid;
+    return kid;
+}
+
+static void trie_emit(const struct trie *t, struct hark_buf *b);
+
+static void trie_emit_kids(const struct trie *t, struct hark_buf *b)
+{
+    if (t->n_kids == 0) {
+        return;
+    }
+    if (t->n_kids == 1 && !t->is_end) {
+        buf_puts(b, t->kids[0]->atom);
+        trie_emit_kids(t->kids[0], b);
+        return;
+    }
+    buf_puts(b, "(?:");
+    for (size_t i = 0; i < t->n_kids; i++) {
+        if (i > 0) {
+            buf_puts(b, "|");
+        }
+        trie_emit(t->kids[i], b);
+    }
+    /* A term ending here: the longer ones are tried first (greedy ?). */
+    buf_puts(b, t->is_end ? ")?" : ")");
+}
+
+static void trie_emit(const struct trie *t, struct hark_buf *b)
+{
+    buf_puts(b, t->atom);
+    trie_emit_kids(t, b);
+}
+
+static bool is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+#define APOSTROPHES "['\\x{2019}\\x{02bc}]"
+
+/*
+ * Adds one term to the trie; false (and an error) when the term is not a
+ * usable keyword.
+ */
+static bool term_insert(struct cctx *c, const struct term *t, struct trie *root)
 {
     const char *s = t->text;
     bool has_literal = false;
     bool at_word_start = true;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
+    struct trie *node = root;
+    while (is_blank(*s)) {
         s++;
     }
     for (; *s; s++) {
+        char atom[8];
+        const char *a = atom;
         unsigned char ch = (unsigned char)*s;
-        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
-            while (s[1] == ' ' || s[1] == '\t' || s[1] == '\n' ||
-                   s[1] == '\r') {
+        if (is_blank(*s)) {
+            while (is_blank(s[1])) {
                 s++;
             }
             if (s[1] != '\0') {
-                buf_puts(b, "\\s+");
+                node = trie_child(node, "\\s+");
             }
             at_word_start = true;
             continue;
@@ -653,26 +747,30 @@ static bool term_regex(struct cctx *c, const struct term *t,
                                 t->text);
                 return false;
             }
-            buf_puts(b, WORD_CLASS "*");
+            a = WORD_CLASS "*";
         } else if (ch == '?') {
-            buf_puts(b, WORD_CLASS);
-        } else if (ch == '\'') {
-            buf_puts(b, "['\\x{2019}\\x{02bc}]");
+            a = WORD_CLASS;
+        } else if (ch == '\'' || strncmp(s, "\xe2\x80\x99", 3) == 0) {
+            a = APOSTROPHES; /* ' or U+2019 */
+            s += ch == '\'' ? 0 : 2;
             has_literal = true;
-        } else if (strncmp(s, "\xe2\x80\x99", 3) == 0) { /* U+2019 */
-            buf_puts(b, "['\\x{2019}\\x{02bc}]");
-            has_literal = true;
-            s += 2;
         } else if (strchr("\\^$.[]|()+{}#-/", ch)) {
-            char esc[3] = {'\\', (char)ch, 0};
-            buf_puts(b, esc);
+            atom[0] = '\\';
+            atom[1] = (char)ch;
+            atom[2] = '\0';
             has_literal = true;
         } else {
-            if (hark_buf_addc(b, (char)ch) != HARK_OK) {
-                hark_assert(!"unbounded buffer");
+            /* One whole code point: a group must not split UTF-8. */
+            size_t n = 1;
+            while (n < 4 && ((unsigned char)s[n] & 0xc0) == 0x80) {
+                n++;
             }
+            memcpy(atom, s, n);
+            atom[n] = '\0';
+            s += n - 1;
             has_literal = true;
         }
+        node = trie_child(node, a);
         at_word_start = false;
     }
     if (!has_literal) {
@@ -680,6 +778,7 @@ static bool term_regex(struct cctx *c, const struct term *t,
                         "keyword \"%s\" has no letters to match", t->text);
         return false;
     }
+    node->is_end = true;
     return true;
 }
 
@@ -695,9 +794,13 @@ static int term_cmp(const void *a, const void *b)
     return strcmp(x->text, y->text);
 }
 
-static void term_add(struct term **terms, size_t *n, const char *s,
-                     size_t len, bool is_case,
-                     const struct hark_json_doc *doc, size_t offset)
+static void term_add(struct term **terms,
+                     size_t *n,
+                     const char *s,
+                     size_t len,
+                     bool is_case,
+                     const struct hark_json_doc *doc,
+                     size_t offset)
 {
     *terms = grow(*terms, *n, sizeof(**terms));
     (*terms)[*n].text =
@@ -707,8 +810,11 @@ static void term_add(struct term **terms, size_t *n, const char *s,
     (*n)++;
 }
 
-static bool collect_terms(struct cctx *c, const struct hark_json *arr,
-                          bool is_case, struct term **terms, size_t *n)
+static bool collect_terms(struct cctx *c,
+                          const struct hark_json *arr,
+                          bool is_case,
+                          struct term **terms,
+                          size_t *n)
 {
     bool ok = true;
     for (size_t i = 0; i < arr->n; i++) {
@@ -745,8 +851,10 @@ static bool collect_terms(struct cctx *c, const struct hark_json *arr,
     return ok;
 }
 
-static bool cond_keywords(struct cctx *c, const struct hark_json *arr,
-                          bool is_case, struct hark_rules_node *node)
+static bool cond_keywords(struct cctx *c,
+                          const struct hark_json *arr,
+                          bool is_case,
+                          struct hark_rules_node *node)
 {
     struct term *terms = NULL;
     size_t n = 0;
@@ -760,17 +868,15 @@ static bool cond_keywords(struct cctx *c, const struct hark_json *arr,
     }
     if (ok) {
         qsort(terms, n, sizeof(*terms), term_cmp);
-        buf_puts(&b, "(?<!" BOUND_CLASS ")(?:");
+        struct trie *root = hark_xcalloc(1, sizeof(*root));
+        root->atom = hark_xstrdup("");
         for (size_t i = 0; i < n; i++) {
-            if (i > 0 && strcmp(terms[i].text, terms[i - 1].text) == 0) {
-                continue;
-            }
-            if (i > 0) {
-                buf_puts(&b, "|");
-            }
-            ok = term_regex(c, &terms[i], &b) && ok;
+            ok = term_insert(c, &terms[i], root) && ok;
         }
+        buf_puts(&b, "(?<!" BOUND_CLASS ")(?:");
+        trie_emit_kids(root, &b);
         buf_puts(&b, ")(?!" BOUND_CLASS ")");
+        trie_free(root);
     }
     if (ok) {
         uint32_t opts = PCRE2_UTF | PCRE2_UCP;
@@ -821,6 +927,7 @@ static enum test_kind test_of(const char *key)
         {"platform", TEST_PLATFORM}, {"source", TEST_SOURCE},
         {"kind", TEST_KIND},
     };
+
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         if (strcmp(tests[i].key, key) == 0) {
             return tests[i].test;
@@ -840,8 +947,10 @@ static const char *const num_fields[] = {
     "metrics.replies",
 };
 
-static bool cond_field(struct cctx *c, const struct hark_json *obj,
-                       enum test_kind test, struct hark_rules_node *node)
+static bool cond_field(struct cctx *c,
+                       const struct hark_json *obj,
+                       enum test_kind test,
+                       struct hark_rules_node *node)
 {
     const struct hark_json *f = hark_json_get(obj, "field");
     if (test == TEST_REGEX || test == TEST_KEYWORDS) {
@@ -885,8 +994,7 @@ static bool cond_field(struct cctx *c, const struct hark_json *obj,
         return false;
     }
     if (f) {
-        hark_json_error(c->doc, c->ld->diag,
-                        hark_json_key_offset(obj, "field"),
+        hark_json_error(c->doc, c->ld->diag, hark_json_key_offset(obj, "field"),
                         "\"field\" does not apply to this test; it is for "
                         "\"regex\", \"keywords\" and comparisons");
         return false;
@@ -898,8 +1006,7 @@ static bool cond_compare(const struct hark_json *obj,
                          struct hark_rules_node *node)
 {
     static const char *const ops[] = {"gt", "gte", "lt", "lte", "eq"};
-    double *vals[] = {&node->gt, &node->gte, &node->lt, &node->lte,
-                      &node->eq};
+    double *vals[] = {&node->gt, &node->gte, &node->lt, &node->lte, &node->eq};
     for (size_t i = 0; i < 5; i++) {
         const struct hark_json *v = hark_json_get(obj, ops[i]);
         if (v) {
@@ -910,8 +1017,10 @@ static bool cond_compare(const struct hark_json *obj,
     return true;
 }
 
-static bool cond_set(struct cctx *c, const struct hark_json *v,
-                     enum test_kind test, struct hark_rules_node *node)
+static bool cond_set(struct cctx *c,
+                     const struct hark_json *v,
+                     enum test_kind test,
+                     struct hark_rules_node *node)
 {
     static const char *const kinds[] = {"post", "comment", "reply", "repost"};
     const struct hark_json *const *items = &v;
@@ -972,8 +1081,10 @@ static bool cond_set(struct cctx *c, const struct hark_json *v,
     return ok;
 }
 
-static bool cond_test(struct cctx *c, const struct hark_json *obj,
-                      enum test_kind *out, size_t *test_key)
+static bool cond_test(struct cctx *c,
+                      const struct hark_json *obj,
+                      enum test_kind *out,
+                      size_t *test_key)
 {
     enum test_kind test = TEST_NONE;
     const char *first = NULL;
@@ -1010,8 +1121,8 @@ static bool cond_test(struct cctx *c, const struct hark_json *obj,
 static struct hark_rules_node *compile_cond(struct cctx *c,
                                             const struct hark_json *obj)
 {
-    if (hark_cfgmap_check(c->doc, obj, cond_map, "a condition",
-                          c->ld->diag) != HARK_OK) {
+    if (hark_cfgmap_check(c->doc, obj, cond_map, "a condition", c->ld->diag) !=
+        HARK_OK) {
         return NULL;
     }
     enum test_kind test = TEST_NONE;
@@ -1029,10 +1140,10 @@ static struct hark_rules_node *compile_cond(struct cctx *c,
         return NULL;
     }
     bool is_case = hark_json_bool(cs, false);
-    struct hark_rules_node *node = node_new(
-        is_text ? HARK_RULES_NODE_TEXT
-                : test == TEST_COMPARE ? HARK_RULES_NODE_NUM
-                                       : HARK_RULES_NODE_SET);
+    struct hark_rules_node *node =
+        node_new(is_text                ? HARK_RULES_NODE_TEXT
+                 : test == TEST_COMPARE ? HARK_RULES_NODE_NUM
+                                        : HARK_RULES_NODE_SET);
     bool ok = cond_field(c, obj, test, node);
     switch (test) {
     case TEST_REGEX:
@@ -1069,8 +1180,10 @@ static bool is_match_object(const struct hark_json *obj)
 static struct hark_rules_node *compile_match(struct cctx *c,
                                              const struct hark_json *obj);
 
-static bool compile_list(struct cctx *c, const struct hark_json *arr,
-                         struct hark_rules_node ***out, size_t *n_out)
+static bool compile_list(struct cctx *c,
+                         const struct hark_json *arr,
+                         struct hark_rules_node ***out,
+                         size_t *n_out)
 {
     bool ok = true;
     if (!arr || arr->type != HARK_JSON_ARRAY) {
@@ -1133,8 +1246,10 @@ static struct hark_rules_node *compile_match(struct cctx *c,
 /* ------------------------------------------------------------------ */
 /* Rules                                                               */
 
-static bool parse_action(struct loader *ld, const struct hark_json_doc *doc,
-                         const struct hark_json *v, enum hark_action *out)
+static bool parse_action(struct loader *ld,
+                         const struct hark_json_doc *doc,
+                         const struct hark_json *v,
+                         enum hark_action *out)
 {
     *out = HARK_ACTION_TAG;
     if (!v || v->type != HARK_JSON_STRING) {
@@ -1161,8 +1276,8 @@ static int group_index(struct hark_rules *rules, const char *name)
             return (int)i;
         }
     }
-    rules->groups = grow(rules->groups, rules->n_groups,
-                         sizeof(*rules->groups));
+    rules->groups =
+        grow(rules->groups, rules->n_groups, sizeof(*rules->groups));
     rules->groups[rules->n_groups] = hark_xstrdup(name);
     return (int)rules->n_groups++;
 }
@@ -1176,8 +1291,8 @@ static void rule_cleanup(struct hark_rules_rule *r)
 }
 
 /* Index of an earlier rule with the same id, or SIZE_MAX. */
-static size_t earlier_id(const struct loader *ld, size_t i, const char *id,
-                         const char **ids)
+static size_t
+earlier_id(const struct loader *ld, size_t i, const char *id, const char **ids)
 {
     (void)ld;
     for (size_t k = 0; k < i; k++) {
@@ -1188,8 +1303,10 @@ static size_t earlier_id(const struct loader *ld, size_t i, const char *id,
     return SIZE_MAX;
 }
 
-static bool string_ok(struct loader *ld, const struct hark_json_doc *doc,
-                      const struct hark_json *v, const char *key)
+static bool string_ok(struct loader *ld,
+                      const struct hark_json_doc *doc,
+                      const struct hark_json *v,
+                      const char *key)
 {
     if (v && v->type == HARK_JSON_STRING && v->s_len == 0) {
         hark_json_error(doc, ld->diag, v->offset, "\"%s\" must not be empty",
@@ -1307,8 +1424,10 @@ static void loader_cleanup(struct loader *ld)
     free(ld->authors);
 }
 
-hark_err_t hark_rules_load(const char *const *paths, size_t n_paths,
-                           struct hark_diag *diag, struct hark_rules **out)
+hark_err_t hark_rules_load(const char *const *paths,
+                           size_t n_paths,
+                           struct hark_diag *diag,
+                           struct hark_rules **out)
 {
     *out = NULL;
     struct loader ld;
@@ -1324,8 +1443,8 @@ hark_err_t hark_rules_load(const char *const *paths, size_t n_paths,
     }
     check_lists(&ld);
     compile_authors(&ld);
-    const char **ids = hark_xcalloc(ld.n_prules ? ld.n_prules : 1,
-                                    sizeof(*ids));
+    const char **ids =
+        hark_xcalloc(ld.n_prules ? ld.n_prules : 1, sizeof(*ids));
     for (size_t i = 0; i < ld.n_prules; i++) {
         compile_rule(&ld, i, ids);
     }
@@ -1357,8 +1476,7 @@ void hark_rules_unref(struct hark_rules *rules)
     if (!rules) {
         return;
     }
-    if (atomic_fetch_sub_explicit(&rules->refs, 1, memory_order_acq_rel) ==
-        1) {
+    if (atomic_fetch_sub_explicit(&rules->refs, 1, memory_order_acq_rel) == 1) {
         rules_free(rules);
     }
 }

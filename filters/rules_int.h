@@ -32,8 +32,9 @@ enum hark_rules_tfield {
     HARK_RULES_TF_COUNT
 };
 
-#define HARK_RULES_TF_DEFAULT                                                       \
-    ((1u << HARK_RULES_TF_TEXT) | (1u << HARK_RULES_TF_TITLE) | (1u << HARK_RULES_TF_SPOILER))
+#define HARK_RULES_TF_DEFAULT                                   \
+    ((1u << HARK_RULES_TF_TEXT) | (1u << HARK_RULES_TF_TITLE) | \
+     (1u << HARK_RULES_TF_SPOILER))
 
 enum hark_rules_nfield {
     HARK_RULES_NF_FOLLOWERS = 0,
@@ -93,8 +94,8 @@ struct hark_rules_rule {
     struct hark_strv tags;
     enum hark_action action;
     int64_t priority;
-    char *route;  /* NULL when none */
-    int group;    /* index into rules->groups, or -1 */
+    char *route; /* NULL when none */
+    int group;   /* index into rules->groups, or -1 */
     struct hark_rules_node *match;
 };
 

@@ -20,8 +20,6 @@
  * is counted in the scratch's stats: a pathological post cannot stall a
  * worker, and it is visible.
  */
-#include "hark/rules.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,6 +28,8 @@
 
 #include "hark/item.h"
 #include "hark/post.h"
+#include "hark/rules.h"
+
 #include "normalize_int.h"
 #include "rules_int.h"
 
@@ -154,8 +154,10 @@ static const struct hark_normalize *field_norm(struct field_state *fs)
 /* ------------------------------------------------------------------ */
 /* Tests                                                               */
 
-static void span_add(struct hark_rules_scratch *sc, enum hark_field field,
-                     uint32_t start, uint32_t end)
+static void span_add(struct hark_rules_scratch *sc,
+                     enum hark_field field,
+                     uint32_t start,
+                     uint32_t end)
 {
     for (size_t i = 0; i < sc->n_spans; i++) {
         const struct hark_span *s = &sc->spans[i];
@@ -180,7 +182,8 @@ static bool is_limit(int rc)
  */
 static bool search_field(struct hark_rules_scratch *sc,
                          const struct hark_rules_node *node,
-                         enum hark_rules_tfield f, bool collect)
+                         enum hark_rules_tfield f,
+                         bool collect)
 {
     struct field_state *fs = field_get(sc, f);
     if (!fs) {
@@ -228,8 +231,8 @@ static bool search_field(struct hark_rules_scratch *sc,
         } else {
             /* An empty hit: step over one code point. */
             start = e + 1;
-            while (start < len && ((unsigned char)subject[start] & 0xc0) ==
-                                      0x80) {
+            while (start < len &&
+                   ((unsigned char)subject[start] & 0xc0) == 0x80) {
                 start++;
             }
         }
@@ -238,7 +241,8 @@ static bool search_field(struct hark_rules_scratch *sc,
 }
 
 static bool test_text(struct hark_rules_scratch *sc,
-                      const struct hark_rules_node *node, bool collect)
+                      const struct hark_rules_node *node,
+                      bool collect)
 {
     bool matched = false;
     for (unsigned f = 0; f < HARK_RULES_TF_COUNT; f++) {
@@ -469,7 +473,8 @@ static void lower_add(struct hark_buf *b, const char *s)
 
 /* Marks every author list that holds `key` (sorted idents, lower bound). */
 static void author_lookup(const struct hark_rules *rules,
-                          struct hark_rules_scratch *sc, const char *key)
+                          struct hark_rules_scratch *sc,
+                          const char *key)
 {
     size_t lo = 0;
     size_t hi = rules->n_idents;
@@ -529,7 +534,8 @@ static void apply_authors(const struct hark_rules *rules,
 }
 
 void hark_rules_apply(const struct hark_rules *rules,
-                      struct hark_rules_scratch *sc, struct hark_item *item)
+                      struct hark_rules_scratch *sc,
+                      struct hark_item *item)
 {
     sc->post = item->post;
     for (size_t i = 0; i < HARK_RULES_TF_COUNT; i++) {

@@ -57,7 +57,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
 #include <utf8proc.h>
 
 #include "hark/item.h"
@@ -67,8 +66,8 @@
 #define C_INCR   0.733
 #define N_SCALAR (-0.74)
 
-#define LEXICON_MAX_BYTES (64u * 1024u * 1024u)
-#define SEG_MAX_BYTES     (256u * 1024u) /* longer segments are truncated */
+#define LEXICON_MAX_BYTES ((size_t)64 << 20)
+#define SEG_MAX_BYTES     ((size_t)256 << 10) /* longer ones are cut */
 #define STACK_TEXT        4096
 #define STACK_TOKS        256
 
@@ -78,10 +77,10 @@
 #define AFINN_SCALE 0.8
 
 enum {
-    F_WORD = 1u << 0,   /* a lexicon word: `valence` is set */
-    F_BOOST = 1u << 1,  /* in BOOSTER_DICT, as B_INCR */
-    F_DECR = 1u << 2,   /* with F_BOOST: as B_DECR */
-    F_NEGATE = 1u << 3  /* in NEGATE */
+    F_WORD = 1U << 0,  /* a lexicon word: `valence` is set */
+    F_BOOST = 1U << 1, /* in BOOSTER_DICT, as B_INCR */
+    F_DECR = 1U << 2,  /* with F_BOOST: as B_DECR */
+    F_NEGATE = 1U << 3 /* in NEGATE */
 };
 
 /* Words the rules name; stored on their table entry. */
@@ -110,8 +109,9 @@ enum word_id {
  */
 struct lex_entry {
     const char *key; /* not NUL-terminated */
-    uint32_t key_len;
+    uint64_t head;   /* the key's first 8 bytes, zero-padded (load8()) */
     double valence;
+    uint32_t key_len;
     uint8_t flags;
     uint8_t word;   /* enum word_id */
     uint8_t phrase; /* enum phrase_word */
@@ -138,35 +138,40 @@ struct hark_lexicon {
 /* ---- the reference's word lists ---------------------------------------- */
 
 static const char *const boosters_incr[] = {
-    "absolutely", "amazingly", "awfully", "completely", "considerable",
-    "considerably", "decidedly", "deeply", "effing", "enormous",
-    "enormously", "entirely", "especially", "exceptional", "exceptionally",
-    "extreme", "extremely", "fabulously", "flipping", "flippin", "frackin",
-    "fracking", "fricking", "frickin", "frigging", "friggin", "fully",
-    "fuckin", "fucking", "fuggin", "fugging", "greatly", "hella", "highly",
-    "hugely", "incredible", "incredibly", "intensely", "major", "majorly",
-    "more", "most", "particularly", "purely", "quite", "really",
-    "remarkably", "so", "substantially", "thoroughly", "total", "totally",
-    "tremendous", "tremendously", "uber", "unbelievably", "unusually",
-    "utter", "utterly", "very"};
+    "absolutely",    "amazingly",    "awfully",       "completely",
+    "considerable",  "considerably", "decidedly",     "deeply",
+    "effing",        "enormous",     "enormously",    "entirely",
+    "especially",    "exceptional",  "exceptionally", "extreme",
+    "extremely",     "fabulously",   "flipping",      "flippin",
+    "frackin",       "fracking",     "fricking",      "frickin",
+    "frigging",      "friggin",      "fully",         "fuckin",
+    "fucking",       "fuggin",       "fugging",       "greatly",
+    "hella",         "highly",       "hugely",        "incredible",
+    "incredibly",    "intensely",    "major",         "majorly",
+    "more",          "most",         "particularly",  "purely",
+    "quite",         "really",       "remarkably",    "so",
+    "substantially", "thoroughly",   "total",         "totally",
+    "tremendous",    "tremendously", "uber",          "unbelievably",
+    "unusually",     "utter",        "utterly",       "very"};
 
 /* The two-word dampeners ("kind of", ...) are in `booster_bigrams`. */
 static const char *const boosters_decr[] = {
-    "almost", "barely", "hardly", "kinda", "kindof", "kind-of", "less",
-    "little", "marginal", "marginally", "occasional", "occasionally",
-    "partly", "scarce", "scarcely", "slight", "slightly", "somewhat",
-    "sorta", "sortof", "sort-of"};
+    "almost", "barely", "hardly",   "kinda",      "kindof",     "kind-of",
+    "less",   "little", "marginal", "marginally", "occasional", "occasionally",
+    "partly", "scarce", "scarcely", "slight",     "slightly",   "somewhat",
+    "sorta",  "sortof", "sort-of"};
 
 static const char *const negations[] = {
-    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt",
-    "doesnt", "ain't", "aren't", "can't", "couldn't", "daren't", "didn't",
-    "doesn't", "dont", "hadnt", "hasnt", "havent", "isnt", "mightnt",
-    "mustnt", "neither", "don't", "hadn't", "hasn't", "haven't", "isn't",
-    "mightn't", "mustn't", "neednt", "needn't", "never", "none", "nope",
-    "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt",
-    "uhuh", "wasnt", "werent", "oughtn't", "shan't", "shouldn't", "uh-uh",
-    "wasn't", "weren't", "without", "wont", "wouldnt", "won't", "wouldn't",
-    "rarely", "seldom", "despite"};
+    "aint",    "arent",    "cannot",  "cant",     "couldnt",  "darent",
+    "didnt",   "doesnt",   "ain't",   "aren't",   "can't",    "couldn't",
+    "daren't", "didn't",   "doesn't", "dont",     "hadnt",    "hasnt",
+    "havent",  "isnt",     "mightnt", "mustnt",   "neither",  "don't",
+    "hadn't",  "hasn't",   "haven't", "isn't",    "mightn't", "mustn't",
+    "neednt",  "needn't",  "never",   "none",     "nope",     "nor",
+    "not",     "nothing",  "nowhere", "oughtnt",  "shant",    "shouldnt",
+    "uhuh",    "wasnt",    "werent",  "oughtn't", "shan't",   "shouldn't",
+    "uh-uh",   "wasn't",   "weren't", "without",  "wont",     "wouldnt",
+    "won't",   "wouldn't", "rarely",  "seldom",   "despite"};
 
 static const struct {
     const char *word;
@@ -203,16 +208,16 @@ enum phrase_word {
     P_ENOUGH,
     P_KIND,
     P_SORT,
-    P_COUNT_
+    P_COUNT
 };
 
-static const char *const phrase_words[P_COUNT_] = {
-    [P_THE] = "the",         [P_SHIT] = "shit",   [P_BOMB] = "bomb",
-    [P_BAD] = "bad",         [P_ASS] = "ass",     [P_BUS] = "bus",
-    [P_STOP] = "stop",       [P_YEAH] = "yeah",   [P_RIGHT] = "right",
-    [P_KISS] = "kiss",       [P_OF] = "of",       [P_DEATH] = "death",
-    [P_TO] = "to",           [P_DIE] = "die",     [P_FOR] = "for",
-    [P_BEATING] = "beating", [P_HEART] = "heart", [P_BROKEN] = "broken",
+static const char *const phrase_words[P_COUNT] = {
+    [P_THE] = "the",         [P_SHIT] = "shit",     [P_BOMB] = "bomb",
+    [P_BAD] = "bad",         [P_ASS] = "ass",       [P_BUS] = "bus",
+    [P_STOP] = "stop",       [P_YEAH] = "yeah",     [P_RIGHT] = "right",
+    [P_KISS] = "kiss",       [P_OF] = "of",         [P_DEATH] = "death",
+    [P_TO] = "to",           [P_DIE] = "die",       [P_FOR] = "for",
+    [P_BEATING] = "beating", [P_HEART] = "heart",   [P_BROKEN] = "broken",
     [P_JUST] = "just",       [P_ENOUGH] = "enough", [P_KIND] = "kind",
     [P_SORT] = "sort"};
 
@@ -227,39 +232,87 @@ struct phrase {
  * can never equal a joined sequence of two or three tokens.)
  */
 static const struct phrase special_cases[] = {
-    {{P_THE, P_SHIT}, 2, 3.0},          {{P_THE, P_BOMB}, 2, 3.0},
-    {{P_BAD, P_ASS}, 2, 1.5},           {{P_BUS, P_STOP}, 2, 0.0},
-    {{P_YEAH, P_RIGHT}, 2, -2.0},       {{P_KISS, P_OF, P_DEATH}, 3, -1.5},
-    {{P_TO, P_DIE, P_FOR}, 3, 3.0},     {{P_BEATING, P_HEART}, 2, 3.1},
+    {{P_THE, P_SHIT}, 2, 3.0},      {{P_THE, P_BOMB}, 2, 3.0},
+    {{P_BAD, P_ASS}, 2, 1.5},       {{P_BUS, P_STOP}, 2, 0.0},
+    {{P_YEAH, P_RIGHT}, 2, -2.0},   {{P_KISS, P_OF, P_DEATH}, 3, -1.5},
+    {{P_TO, P_DIE, P_FOR}, 3, 3.0}, {{P_BEATING, P_HEART}, 2, 3.1},
     {{P_BROKEN, P_HEART}, 2, -2.9}};
 
 /* The two-word keys of BOOSTER_DICT. */
-static const struct phrase booster_bigrams[] = {
-    {{P_JUST, P_ENOUGH}, 2, B_DECR},
-    {{P_KIND, P_OF}, 2, B_DECR},
-    {{P_SORT, P_OF}, 2, B_DECR}};
+static const struct phrase booster_bigrams[] = {{{P_JUST, P_ENOUGH}, 2, B_DECR},
+                                                {{P_KIND, P_OF}, 2, B_DECR},
+                                                {{P_SORT, P_OF}, 2, B_DECR}};
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- small helpers ------------------------------------------------------ */
 
-#define FNV_BASIS 2166136261u
-#define FNV_PRIME 16777619u
+/*
+ * Keys hash 8 bytes at a time, zero-padded, so that the tokenizer can
+ * lowercase, copy and hash a token in one pass over 64-bit words.
+ */
+#define HASH_MUL 0x9E3779B97F4A7C15ULL
+#define BYTES(x) (0x0101010101010101ULL * (uint64_t)(x))
+
+/* s[0..n), n <= 8, as a word with zero bytes past n (memory order). */
+static uint64_t load8(const char *s, size_t n)
+{
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    return w;
+}
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    defined(__GNUC__)
+#    define HAVE_LE_WORDS 1
+#else
+#    define HAVE_LE_WORDS 0
+#endif
+
+/*
+ * load8(p, k) when p[0..k) lies in a buffer that ends at `end`; reads a
+ * whole word and masks it when 8 bytes are readable, which saves the
+ * variable-length copy.
+ */
+static uint64_t load8_in(const char *p, size_t k, const char *end)
+{
+#if HAVE_LE_WORDS
+    if (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return k >= 8 ? w : w & ((1ULL << (8 * k)) - 1);
+    }
+#else
+    (void)end;
+#endif
+    return load8(p, k < 8 ? k : 8);
+}
+
+static uint64_t hash_step(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * HASH_MUL;
+    return h ^ (h >> 29);
+}
 
 /* 0 marks an empty slot, so no key hashes to it. */
-static uint32_t hash_final(uint32_t h)
+static uint32_t hash_final(uint64_t h, size_t n)
 {
-    return h ? h : 1;
+    h = (h ^ n) * HASH_MUL;
+    uint32_t h32 = (uint32_t)(h >> 32);
+    return h32 ? h32 : 1;
 }
 
 static uint32_t hash32(const char *s, size_t n)
 {
-    uint32_t h = FNV_BASIS;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= FNV_PRIME;
+    uint64_t h = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        h = hash_step(h, load8(s + i, 8));
     }
-    return hash_final(h);
+    if (i < n) {
+        h = hash_step(h, load8(s + i, n - i));
+    }
+    return hash_final(h, n);
 }
 
 static size_t pow2_at_least(size_t n)
@@ -287,15 +340,15 @@ static size_t u8_decode(const unsigned char *s, size_t n, uint32_t *cp)
         return 1;
     } else if (c >= 0xC2 && c <= 0xDF) {
         len = 2;
-        v = c & 0x1Fu;
+        v = c & 0x1FU;
         min = 0x80;
     } else if (c >= 0xE0 && c <= 0xEF) {
         len = 3;
-        v = c & 0x0Fu;
+        v = c & 0x0FU;
         min = 0x800;
     } else if (c >= 0xF0 && c <= 0xF4) {
         len = 4;
-        v = c & 0x07u;
+        v = c & 0x07U;
         min = 0x10000;
     } else {
         *cp = 0xFFFD;
@@ -310,7 +363,7 @@ static size_t u8_decode(const unsigned char *s, size_t n, uint32_t *cp)
             *cp = 0xFFFD;
             return 1;
         }
-        v = (v << 6) | (s[i] & 0x3Fu);
+        v = (v << 6) | (s[i] & 0x3FU);
     }
     if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
         *cp = 0xFFFD;
@@ -402,8 +455,7 @@ static bool is_upper_word(const char *s, size_t n)
         uint32_t cp;
         i += u8_decode((const unsigned char *)s + i, n - i, &cp);
         if (utf8proc_islower((utf8proc_int32_t)cp) ||
-            utf8proc_category((utf8proc_int32_t)cp) ==
-                UTF8PROC_CATEGORY_LT) {
+            utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_LT) {
             return false;
         }
         if (utf8proc_isupper((utf8proc_int32_t)cp)) {
@@ -440,8 +492,12 @@ static void lower_in_place(char *s, size_t n)
 
 /* ---- hash tables --------------------------------------------------------- */
 
-static const struct lex_entry *lex_find_h(const struct hark_lexicon *lex,
-                                          const char *s, size_t n, uint32_t h)
+/* `head` is load8() of the first min(n, 8) bytes of s, `h` its hash32(). */
+static inline const struct lex_entry *lex_find_h(const struct hark_lexicon *lex,
+                                                 const char *s,
+                                                 size_t n,
+                                                 uint32_t h,
+                                                 uint64_t head)
 {
     const uint32_t *hashes = lex->hashes;
     for (size_t i = h & lex->words_mask;; i = (i + 1) & lex->words_mask) {
@@ -450,22 +506,23 @@ static const struct lex_entry *lex_find_h(const struct hark_lexicon *lex,
         }
         if (hashes[i] == h) {
             const struct lex_entry *e = &lex->words[i];
-            if (e->key_len == n && memcmp(e->key, s, n) == 0) {
+            if (e->key_len == n && e->head == head &&
+                (n <= 8 || memcmp(e->key + 8, s + 8, n - 8) == 0)) {
                 return e;
             }
         }
     }
 }
 
-static const struct lex_entry *lex_find(const struct hark_lexicon *lex,
-                                        const char *s, size_t n)
+static const struct lex_entry *
+lex_find(const struct hark_lexicon *lex, const char *s, size_t n)
 {
-    return lex_find_h(lex, s, n, hash32(s, n));
+    return lex_find_h(lex, s, n, hash32(s, n), load8(s, n < 8 ? n : 8));
 }
 
 /* Returns the entry for `key`, adding an empty one if needed. */
-static struct lex_entry *lex_slot(struct hark_lexicon *lex, const char *key,
-                                  size_t n)
+static struct lex_entry *
+lex_slot(struct hark_lexicon *lex, const char *key, size_t n)
 {
     uint32_t h = hash32(key, n);
     for (size_t i = h & lex->words_mask;; i = (i + 1) & lex->words_mask) {
@@ -475,6 +532,7 @@ static struct lex_entry *lex_slot(struct hark_lexicon *lex, const char *key,
             hark_assert(lex->n_slots_used < lex->words_mask);
             lex->hashes[i] = h;
             e->key = key;
+            e->head = load8(key, n < 8 ? n : 8);
             e->key_len = (uint32_t)n;
             lex->n_slots_used++;
             return e;
@@ -486,7 +544,9 @@ static struct lex_entry *lex_slot(struct hark_lexicon *lex, const char *key,
     }
 }
 
-static void lex_set_word(struct hark_lexicon *lex, const char *key, size_t n,
+static void lex_set_word(struct hark_lexicon *lex,
+                         const char *key,
+                         size_t n,
                          double valence)
 {
     struct lex_entry *e = lex_slot(lex, key, n);
@@ -503,7 +563,7 @@ static const struct emoji_entry *emoji_find(const struct hark_lexicon *lex,
     if (lex->n_emoji == 0) {
         return NULL;
     }
-    uint32_t h = cp * 2654435761u;
+    uint32_t h = cp * 2654435761U;
     for (size_t i = (h >> 8) & lex->emoji_mask;;
          i = (i + 1) & lex->emoji_mask) {
         const struct emoji_entry *e = &lex->emoji[i];
@@ -516,10 +576,12 @@ static const struct emoji_entry *emoji_find(const struct hark_lexicon *lex,
     }
 }
 
-static void emoji_set(struct hark_lexicon *lex, uint32_t cp, const char *desc,
+static void emoji_set(struct hark_lexicon *lex,
+                      uint32_t cp,
+                      const char *desc,
                       size_t desc_len)
 {
-    uint32_t h = cp * 2654435761u;
+    uint32_t h = cp * 2654435761U;
     for (size_t i = (h >> 8) & lex->emoji_mask;;
          i = (i + 1) & lex->emoji_mask) {
         struct emoji_entry *e = &lex->emoji[i];
@@ -538,8 +600,8 @@ static void emoji_set(struct hark_lexicon *lex, uint32_t cp, const char *desc,
 
 /* ---- loading ------------------------------------------------------------- */
 
-static void diag_error(struct hark_diag *diag, const char *file, int line,
-                       const char *msg)
+static void
+diag_error(struct hark_diag *diag, const char *file, int line, const char *msg)
 {
     if (diag) {
         hark_diag_line(diag, HARK_DIAG_ERROR, file, line, "%s", msg);
@@ -568,10 +630,15 @@ static bool is_ascii_space(char c)
  * NUL-terminated in place. Returns the number of lines `fn` rejected;
  * each is reported as file:line with the reason `fn` gives.
  */
-static size_t each_line(struct hark_lexicon *lex, char *text, size_t text_len,
-                        const char *path, struct hark_diag *diag,
-                        bool (*fn)(struct hark_lexicon *lex, char *line,
-                                   size_t len, const char **why))
+static size_t each_line(struct hark_lexicon *lex,
+                        char *text,
+                        size_t text_len,
+                        const char *path,
+                        struct hark_diag *diag,
+                        bool (*fn)(struct hark_lexicon *lex,
+                                   char *line,
+                                   size_t len,
+                                   const char **why))
 {
     size_t n_bad = 0;
     int line_no = 0;
@@ -613,7 +680,9 @@ static char *next_field(char *s)
     return tab + 1;
 }
 
-static bool parse_vader_line(struct hark_lexicon *lex, char *line, size_t len,
+static bool parse_vader_line(struct hark_lexicon *lex,
+                             char *line,
+                             size_t len,
                              const char **why)
 {
     (void)len;
@@ -635,7 +704,9 @@ static bool parse_vader_line(struct hark_lexicon *lex, char *line, size_t len,
     return true;
 }
 
-static bool parse_emoji_line(struct hark_lexicon *lex, char *line, size_t len,
+static bool parse_emoji_line(struct hark_lexicon *lex,
+                             char *line,
+                             size_t len,
                              const char **why)
 {
     (void)len;
@@ -660,7 +731,9 @@ static bool parse_emoji_line(struct hark_lexicon *lex, char *line, size_t len,
     return true;
 }
 
-static bool parse_afinn_line(struct hark_lexicon *lex, char *line, size_t len,
+static bool parse_afinn_line(struct hark_lexicon *lex,
+                             char *line,
+                             size_t len,
                              const char **why)
 {
     (void)len;
@@ -703,7 +776,7 @@ static void add_builtins(struct hark_lexicon *lex)
         const char *w = rule_words[i].word;
         lex_slot(lex, w, strlen(w))->word = (uint8_t)rule_words[i].id;
     }
-    for (size_t i = 1; i < P_COUNT_; i++) {
+    for (size_t i = 1; i < P_COUNT; i++) {
         const char *w = phrase_words[i];
         lex_slot(lex, w, strlen(w))->phrase = (uint8_t)i;
     }
@@ -713,9 +786,12 @@ static void add_builtins(struct hark_lexicon *lex)
  * Reads `dir`/`name` into lex->files[slot]. A missing optional file leaves
  * the slot NULL and returns HARK_OK.
  */
-static hark_err_t read_lexicon_file(struct hark_lexicon *lex, int slot,
-                                    const char *path, bool is_optional,
-                                    struct hark_diag *diag, size_t *len)
+static hark_err_t read_lexicon_file(struct hark_lexicon *lex,
+                                    int slot,
+                                    const char *path,
+                                    bool is_optional,
+                                    struct hark_diag *diag,
+                                    size_t *len)
 {
     struct stat st;
     *len = 0;
@@ -732,7 +808,8 @@ static hark_err_t read_lexicon_file(struct hark_lexicon *lex, int slot,
     return HARK_OK;
 }
 
-hark_err_t hark_lexicon_load(const char *dir, struct hark_diag *diag,
+hark_err_t hark_lexicon_load(const char *dir,
+                             struct hark_diag *diag,
                              struct hark_lexicon **out)
 {
     static const char *const names[3] = {VADER_FILE, EMOJI_FILE, AFINN_FILE};
@@ -755,17 +832,16 @@ hark_err_t hark_lexicon_load(const char *dir, struct hark_diag *diag,
     }
 
     size_t n_builtins = N_ELEMS(boosters_incr) + N_ELEMS(boosters_decr) +
-                        N_ELEMS(negations) + N_ELEMS(rule_words) + P_COUNT_;
-    size_t n_word_lines = count_lines(lex->files[0], lens[0]) +
-                          (lex->files[2] ? count_lines(lex->files[2], lens[2])
-                                         : 0);
+                        N_ELEMS(negations) + N_ELEMS(rule_words) + P_COUNT;
+    size_t n_word_lines =
+        count_lines(lex->files[0], lens[0]) +
+        (lex->files[2] ? count_lines(lex->files[2], lens[2]) : 0);
     size_t words_cap = pow2_at_least(2 * (n_word_lines + n_builtins));
     lex->hashes = hark_xcalloc(words_cap, sizeof(*lex->hashes));
     lex->words = hark_xcalloc(words_cap, sizeof(*lex->words));
     lex->words_mask = words_cap - 1;
-    size_t emoji_cap =
-        pow2_at_least(lex->files[1] ? 2 * count_lines(lex->files[1], lens[1])
-                                    : 16);
+    size_t emoji_cap = pow2_at_least(
+        lex->files[1] ? 2 * count_lines(lex->files[1], lens[1]) : 16);
     lex->emoji = hark_xcalloc(emoji_cap, sizeof(*lex->emoji));
     lex->emoji_mask = emoji_cap - 1;
 
@@ -825,6 +901,7 @@ struct tok {
     uint8_t flags;
     uint8_t word;
     uint8_t phrase;
+    uint64_t head;  /* load8() of the first bytes, for lex_find_h() */
     double base;    /* the lexicon valence, when flags has F_WORD */
     double valence; /* after the rules */
 };
@@ -867,8 +944,8 @@ static bool is_negated(const struct scan *sc, size_t i)
     return false;
 }
 
-static bool phrase_at(const struct scan *sc, size_t first,
-                      const struct phrase *p)
+static bool
+phrase_at(const struct scan *sc, size_t first, const struct phrase *p)
 {
     for (size_t k = 0; k < p->n_words; k++) {
         if (phrase_of(sc, first + k) != p->words[k]) {
@@ -878,9 +955,15 @@ static bool phrase_at(const struct scan *sc, size_t first,
     return true;
 }
 
-static const struct phrase *special_at(const struct scan *sc, size_t first,
-                                       size_t n_words)
+static const struct phrase *
+special_at(const struct scan *sc, size_t first, size_t n_words)
 {
+    static const uint32_t first_words =
+        1U << P_THE | 1U << P_BAD | 1U << P_BUS | 1U << P_YEAH | 1U << P_KISS |
+        1U << P_TO | 1U << P_BEATING | 1U << P_BROKEN;
+    if (!(first_words & (1U << phrase_of(sc, first)))) {
+        return NULL;
+    }
     for (size_t k = 0; k < N_ELEMS(special_cases); k++) {
         if (special_cases[k].n_words == n_words &&
             phrase_at(sc, first, &special_cases[k])) {
@@ -907,8 +990,8 @@ static double scalar_inc_dec(const struct scan *sc, size_t j, double valence)
     return scalar;
 }
 
-static double negation_check(const struct scan *sc, double v, size_t st,
-                             size_t i)
+static double
+negation_check(const struct scan *sc, double v, size_t st, size_t i)
 {
     if (st == 0) {
         if (is_negated(sc, i - 1)) {
@@ -917,11 +1000,11 @@ static double negation_check(const struct scan *sc, double v, size_t st,
     } else if (st == 1) {
         enum word_id w2 = word_of(sc, i - 2);
         enum word_id w1 = word_of(sc, i - 1);
+        /* "never so good" intensifies; "without doubt" does not negate */
         if (w2 == W_NEVER && (w1 == W_SO || w1 == W_THIS)) {
             v *= 1.25;
-        } else if (w2 == W_WITHOUT && w1 == W_DOUBT) {
-            /* "without a doubt" is not a negation */
-        } else if (is_negated(sc, i - 2)) {
+        } else if (!(w2 == W_WITHOUT && w1 == W_DOUBT) &&
+                   is_negated(sc, i - 2)) {
             v *= N_SCALAR;
         }
     } else {
@@ -932,9 +1015,8 @@ static double negation_check(const struct scan *sc, double v, size_t st,
         if ((w3 == W_NEVER && (w2 == W_SO || w2 == W_THIS)) || w1 == W_SO ||
             w1 == W_THIS) {
             v *= 1.25;
-        } else if (w3 == W_WITHOUT && (w2 == W_DOUBT || w1 == W_DOUBT)) {
-            /* as above */
-        } else if (is_negated(sc, i - 3)) {
+        } else if (!(w3 == W_WITHOUT && (w2 == W_DOUBT || w1 == W_DOUBT)) &&
+                   is_negated(sc, i - 3)) {
             v *= N_SCALAR;
         }
     }
@@ -949,6 +1031,7 @@ static double special_idioms(const struct scan *sc, double v, size_t i)
         size_t back;
         size_t n_words;
     } seqs[] = {{1, 2}, {2, 3}, {2, 2}, {3, 3}, {3, 2}};
+
     size_t last = i + 2 < sc->n_toks ? i + 2 : sc->n_toks - 1;
     bool has_phrase_word = false;
     for (size_t k = i - 3; k <= last && !has_phrase_word; k++) {
@@ -958,8 +1041,8 @@ static double special_idioms(const struct scan *sc, double v, size_t i)
         return v;
     }
     for (size_t k = 0; k < N_ELEMS(seqs); k++) {
-        const struct phrase *p = special_at(sc, i - seqs[k].back,
-                                            seqs[k].n_words);
+        const struct phrase *p =
+            special_at(sc, i - seqs[k].back, seqs[k].n_words);
         if (p) {
             v = p->valence;
             break;
@@ -991,13 +1074,11 @@ static double special_idioms(const struct scan *sc, double v, size_t i)
 
 static double least_check(const struct scan *sc, double v, size_t i)
 {
-    if (i > 0 && !in_lex(sc, i - 1) && word_of(sc, i - 1) == W_LEAST) {
-        if (i == 1) {
-            v *= N_SCALAR;
-        } else if (word_of(sc, i - 2) != W_AT &&
-                   word_of(sc, i - 2) != W_VERY) {
-            v *= N_SCALAR;
-        }
+    /* "least" negates, except in "at least" and "very least" */
+    if (i > 0 && !in_lex(sc, i - 1) && word_of(sc, i - 1) == W_LEAST &&
+        (i == 1 ||
+         (word_of(sc, i - 2) != W_AT && word_of(sc, i - 2) != W_VERY))) {
+        v *= N_SCALAR;
     }
     return v;
 }
@@ -1045,11 +1126,11 @@ static double word_valence(const struct scan *sc, size_t i)
  * the decoding path.
  */
 enum {
-    C_SPACE = 1u << 0, /* Python whitespace */
-    C_PUNCT = 1u << 1, /* string.punctuation */
-    C_UPPER = 1u << 2,
-    C_LOWER = 1u << 3,
-    C_HIGH = 1u << 4
+    C_SPACE = 1U << 0, /* Python whitespace */
+    C_PUNCT = 1U << 1, /* string.punctuation */
+    C_UPPER = 1U << 2,
+    C_LOWER = 1U << 3,
+    C_HIGH = 1U << 4
 };
 
 #define S C_SPACE
@@ -1057,6 +1138,7 @@ enum {
 #define U C_UPPER
 #define L C_LOWER
 #define H C_HIGH
+/* clang-format off */
 static const uint8_t byte_class[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S, S, S, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S, S,
@@ -1075,6 +1157,7 @@ static const uint8_t byte_class[256] = {
     H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
     H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
 };
+/* clang-format on */
 #undef S
 #undef P
 #undef U
@@ -1087,7 +1170,7 @@ static size_t skip_ascii(const unsigned char *u, size_t i, size_t len)
     while (i + 8 <= len) {
         uint64_t w;
         memcpy(&w, u + i, 8);
-        if (w & 0x8080808080808080ull) {
+        if (w & 0x8080808080808080ULL) {
             break;
         }
         i += 8;
@@ -1116,8 +1199,10 @@ static size_t count_byte(const char *s, size_t len, char c)
  * 0 when it has none. With `out`, also writes the expansion. Only lead
  * bytes of multi-byte characters are decoded; ASCII runs are copied whole.
  */
-static size_t emoji_expand(const struct hark_lexicon *lex, const char *s,
-                           size_t len, char *out)
+static size_t emoji_expand(const struct hark_lexicon *lex,
+                           const char *s,
+                           size_t len,
+                           char *out)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = 0;
@@ -1216,7 +1301,10 @@ static size_t copy_token(char *dst, const char *s, size_t n)
     size_t w = 0;
     size_t run = 0;
     for (size_t i = 0; i + 3 <= n; i++) {
-        char q = u[i] == 0xE2 ? ascii_quote(u + i, n - i) : 0;
+        char q = '\0';
+        if (u[i] == 0xE2) {
+            q = ascii_quote(u + i, n - i);
+        }
         if (q) {
             memcpy(dst + w, s + run, i - run);
             w += i - run;
@@ -1230,27 +1318,79 @@ static size_t copy_token(char *dst, const char *s, size_t n)
 }
 
 /*
- * Copies the ASCII token src[0..n) lowercased to `dst`, hashes the result
- * and tells whether it was ALL CAPS, in one pass.
+ * Copies the ASCII token src[0..n) (in a buffer ending at `src_end`)
+ * lowercased to `dst` (which has 8 bytes of slack), sets *head, returns the
+ * hash32() of the copy and tells whether the token is ALL CAPS -- 8 bytes at a
+ * time. Every byte is < 0x80, so adding 0x80 - 'A' to a byte sets its top bit
+ * exactly when it is >= 'A', with no carry into the next byte.
  */
-static uint32_t lower_hash_ascii(char *dst, const char *src, size_t n,
+static uint64_t lower_word(uint64_t w, uint64_t *any_upper, uint64_t *any_lower)
+{
+    uint64_t up =
+        (w + BYTES(0x80 - 'A')) & ~(w + BYTES(0x80 - 'Z' - 1)) & BYTES(0x80);
+    uint64_t lo =
+        (w + BYTES(0x80 - 'a')) & ~(w + BYTES(0x80 - 'z' - 1)) & BYTES(0x80);
+    *any_upper |= up;
+    *any_lower |= lo;
+    return w | (up >> 2); /* 0x80 >> 2 == 'a' - 'A' */
+}
+
+static uint32_t lower_hash_ascii(char *dst,
+                                 const char *src,
+                                 size_t n,
+                                 const char *src_end,
+                                 uint64_t *head,
                                  bool *is_upper)
 {
-    uint32_t h = FNV_BASIS;
-    uint8_t seen = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-        uint8_t k = byte_class[c];
-        seen |= k;
-        if (k & C_UPPER) {
-            c = (unsigned char)(c + ('a' - 'A'));
+    uint64_t h = 0;
+    uint64_t any_upper = 0;
+    uint64_t any_lower = 0;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = lower_word(load8_in(src + i, n - i, src_end), &any_upper,
+                                &any_lower);
+        memcpy(dst + i, &w, 8);
+        if (i == 0) {
+            *head = w;
         }
-        dst[i] = (char)c;
-        h ^= c;
-        h *= FNV_PRIME;
+        h = hash_step(h, w);
     }
-    *is_upper = (seen & C_UPPER) && !(seen & C_LOWER);
-    return hash_final(h);
+    if (n == 0) {
+        *head = 0;
+    }
+    *is_upper = any_upper && !any_lower;
+    return hash_final(h, n);
+}
+
+/*
+ * The first index >= i of s[0..len) that is whitespace or >= 0x80, or len.
+ * Eight bytes at a time: (w - 0x21) | w has the top bit of a byte set when
+ * the byte is below 0x21 (every ASCII space is) or >= 0x80; borrows only
+ * disturb bytes after the first hit, and control bytes that are not
+ * whitespace are checked against the table.
+ */
+static size_t token_run(const char *s, size_t i, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+#if HAVE_LE_WORDS
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t m = ((w - BYTES(0x21)) | w) & BYTES(0x80);
+        if (m == 0) {
+            i += 8;
+            continue;
+        }
+        i += (size_t)__builtin_ctzll(m) >> 3;
+        if (byte_class[u[i]] & (C_SPACE | C_HIGH)) {
+            return i;
+        }
+        i++;
+    }
+#endif
+    while (i < len && !(byte_class[u[i]] & (C_SPACE | C_HIGH))) {
+        i++;
+    }
+    return i;
 }
 
 /* Strips string.punctuation from both ends of t[*a..*b). */
@@ -1264,73 +1404,146 @@ static void strip_punct(const char *t, size_t *a, size_t *b)
     }
 }
 
-/* Step 2: tokens of s[0..len) into `buf` (at least `len` bytes). */
-static void tokenize(const char *s, size_t len, char *buf, struct tok_vec *tv)
+/*
+ * Fast path for most tokens: 1-7 ASCII bytes followed by whitespace in one
+ * 8-byte load, with no punctuation at either end (so stripping does
+ * nothing); see token_run() for the mask. On success the token is pushed,
+ * *w and *i (past the token and one space) advanced, and true returned.
+ */
+static bool fast_token(const char *s,
+                       size_t *i,
+                       size_t len,
+                       char *buf,
+                       size_t *w,
+                       struct tok_vec *tv)
+{
+#if HAVE_LE_WORDS
+    const unsigned char *u = (const unsigned char *)s + *i;
+    if (*i + 8 > len) {
+        return false;
+    }
+    uint64_t word;
+    memcpy(&word, u, 8);
+    uint64_t m = ((word - BYTES(0x21)) | word) & BYTES(0x80);
+    size_t n = m ? (size_t)__builtin_ctzll(m) >> 3 : 0;
+    if (n == 0 || !(byte_class[u[n]] & C_SPACE) ||
+        (byte_class[u[0]] & C_PUNCT) || (byte_class[u[n - 1]] & C_PUNCT)) {
+        return false;
+    }
+    uint64_t any_upper = 0;
+    uint64_t any_lower = 0;
+    word = lower_word(word & ((1ULL << (8 * n)) - 1), &any_upper, &any_lower);
+    memcpy(buf + *w, &word, 8);
+    struct tok *t = tok_push(tv);
+    memset(t, 0, sizeof(*t));
+    t->off = (uint32_t)*w;
+    t->len = (uint32_t)n;
+    t->head = word;
+    t->hash = hash_final(hash_step(0, word), n);
+    t->is_upper = any_upper && !any_lower;
+    *w += n;
+    *i += n + 1;
+    return true;
+#else
+    (void)s, (void)i, (void)len, (void)buf, (void)w, (void)tv;
+    return false;
+#endif
+}
+
+/* The length of the whitespace character at s[i], or 0. */
+static size_t space_at(const char *s, size_t i, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
+    uint8_t k = byte_class[u[i]];
+    if (k & C_SPACE) {
+        return 1;
+    }
+    if (k & C_HIGH) {
+        uint32_t cp;
+        size_t cl = u8_decode(u + i, len - i, &cp);
+        return is_space_cp(cp) ? cl : 0;
+    }
+    return 0;
+}
+
+/*
+ * The general token starting at s[i]: runs to the next whitespace, strips
+ * punctuation unless that leaves two characters or fewer, and is lowercased
+ * into buf at *w. Returns the index past the token.
+ */
+static size_t slow_token(const char *s,
+                         size_t i,
+                         size_t len,
+                         char *buf,
+                         size_t *w,
+                         struct tok_vec *tv)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t start = i;
+    bool has_high = false;
+    for (;;) {
+        i = token_run(s, i, len);
+        if (i == len || (byte_class[u[i]] & C_SPACE)) {
+            break;
+        }
+        uint32_t cp;
+        size_t cl = u8_decode(u + i, len - i, &cp);
+        if (is_space_cp(cp)) {
+            break;
+        }
+        has_high = true;
+        i += cl;
+    }
+    struct tok *t = tok_push(tv);
+    memset(t, 0, sizeof(*t));
+    if (!has_high) {
+        size_t a = start;
+        size_t b = i;
+        strip_punct(s, &a, &b);
+        if (b - a <= 2) {
+            a = start;
+            b = i;
+        }
+        t->off = (uint32_t)*w;
+        t->len = (uint32_t)(b - a);
+        t->hash = lower_hash_ascii(buf + *w, s + a, b - a, s + len, &t->head,
+                                   &t->is_upper);
+        *w += b - a;
+        return i;
+    }
+    size_t w0 = *w;
+    *w += copy_token(buf + w0, s + start, i - start);
+    size_t a = w0;
+    size_t b = *w;
+    strip_punct(buf, &a, &b);
+    if (count_cps(buf + a, b - a) <= 2) {
+        a = w0;
+        b = *w;
+    }
+    t->off = (uint32_t)a;
+    t->len = (uint32_t)(b - a);
+    t->is_upper = is_upper_word(buf + a, b - a);
+    lower_in_place(buf + a, b - a);
+    t->hash = hash32(buf + a, b - a);
+    t->head = load8(buf + a, b - a < 8 ? b - a : 8);
+    return i;
+}
+
+/* Step 2: tokens of s[0..len) into `buf` (at least `len` + 8 bytes). */
+static void tokenize(const char *s, size_t len, char *buf, struct tok_vec *tv)
+{
     size_t i = 0;
     size_t w = 0;
     while (i < len) {
-        uint8_t k = byte_class[u[i]];
-        uint32_t cp;
-        if (k & C_SPACE) {
-            i++;
+        if (fast_token(s, &i, len, buf, &w, tv)) {
             continue;
         }
-        if (k & C_HIGH) {
-            size_t cl = u8_decode(u + i, len - i, &cp);
-            if (is_space_cp(cp)) {
-                i += cl;
-                continue;
-            }
-        }
-        /* The token runs to the next whitespace. */
-        size_t start = i;
-        bool has_high = false;
-        for (;;) {
-            while (i < len && !(byte_class[u[i]] & (C_SPACE | C_HIGH))) {
-                i++;
-            }
-            if (i == len || (byte_class[u[i]] & C_SPACE)) {
-                break;
-            }
-            size_t cl = u8_decode(u + i, len - i, &cp);
-            if (is_space_cp(cp)) {
-                break;
-            }
-            has_high = true;
-            i += cl;
-        }
-        struct tok *t = tok_push(tv);
-        memset(t, 0, sizeof(*t));
-        if (!has_high) {
-            size_t a = start;
-            size_t b = i;
-            strip_punct(s, &a, &b);
-            if (b - a <= 2) {
-                a = start;
-                b = i;
-            }
-            t->off = (uint32_t)w;
-            t->len = (uint32_t)(b - a);
-            t->hash = lower_hash_ascii(buf + w, s + a, b - a, &t->is_upper);
-            w += b - a;
+        size_t n_space = space_at(s, i, len);
+        if (n_space > 0) {
+            i += n_space;
             continue;
         }
-        size_t w0 = w;
-        w += copy_token(buf + w, s + start, i - start);
-        size_t a = w0;
-        size_t b = w;
-        strip_punct(buf, &a, &b);
-        if (count_cps(buf + a, b - a) <= 2) {
-            a = w0;
-            b = w;
-        }
-        t->off = (uint32_t)a;
-        t->len = (uint32_t)(b - a);
-        t->is_upper = is_upper_word(buf + a, b - a);
-        lower_in_place(buf + a, b - a);
-        t->hash = hash32(buf + a, b - a);
+        i = slow_token(s, i, len, buf, &w, tv);
     }
 }
 
@@ -1344,7 +1557,8 @@ static double punctuation_emphasis(size_t n_ep, size_t n_qm)
 }
 
 /* Steps 3 and 4 on a tokenized segment; returns the sum of valences. */
-static double score_tokens(const struct hark_lexicon *lex, struct scan *sc,
+static double score_tokens(const struct hark_lexicon *lex,
+                           struct scan *sc,
                            struct hark_sentiment *out)
 {
     size_t n = sc->n_toks;
@@ -1353,7 +1567,7 @@ static double score_tokens(const struct hark_lexicon *lex, struct scan *sc,
     for (size_t i = 0; i < n; i++) {
         struct tok *t = &sc->toks[i];
         const struct lex_entry *e =
-            lex_find_h(lex, sc->buf + t->off, t->len, t->hash);
+            lex_find_h(lex, sc->buf + t->off, t->len, t->hash, t->head);
         if (e) {
             t->flags = e->flags;
             t->word = e->word;
@@ -1398,8 +1612,10 @@ static double score_tokens(const struct hark_lexicon *lex, struct scan *sc,
  * Scores one segment: its sum of valences with punctuation emphasis, the
  * quantity the compound normalizes. *has_tokens tells an empty segment.
  */
-static double score_segment(const struct hark_lexicon *lex, const char *text,
-                            size_t len, struct hark_sentiment *out,
+static double score_segment(const struct hark_lexicon *lex,
+                            const char *text,
+                            size_t len,
+                            struct hark_sentiment *out,
                             bool *has_tokens)
 {
     char ebuf_stack[STACK_TEXT];
@@ -1422,15 +1638,17 @@ static double score_segment(const struct hark_lexicon *lex, const char *text,
         if (n > 0) {
             char *e = n <= sizeof(ebuf_stack) ? ebuf_stack
                                               : (ebuf_heap = hark_xmalloc(n));
-            emoji_expand(lex, text, len, e);
+            size_t n_written = emoji_expand(lex, text, len, e);
+            hark_assert(n_written == n);
             src = e;
             src_len = n;
         }
     }
 
-    char *nbuf = src_len <= sizeof(nbuf_stack)
+    /* lower_hash_ascii() writes whole words: 8 bytes of slack */
+    char *nbuf = src_len + 8 <= sizeof(nbuf_stack)
                      ? nbuf_stack
-                     : (nbuf_heap = hark_xmalloc(src_len));
+                     : (nbuf_heap = hark_xmalloc(src_len + 8));
     struct tok_vec tv = {toks_stack, 0, STACK_TOKS, NULL, src_len / 2 + 1};
     tokenize(src, src_len, nbuf, &tv);
 
@@ -1479,7 +1697,8 @@ static void finish(struct hark_sentiment *out, double sum, bool has_tokens)
 }
 
 void hark_sentiment_score_text(const struct hark_lexicon *lex,
-                               const char *text, size_t len,
+                               const char *text,
+                               size_t len,
                                struct hark_sentiment *out)
 {
     hark_assert(lex && out);

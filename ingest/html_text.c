@@ -31,6 +31,7 @@
  */
 #include "hark/source.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,66 +221,58 @@ static int entity_cmp(const void *key, const void *elem)
     return strcmp(key, ((const struct entity *)elem)->name);
 }
 
-static uint32_t numeric_cp(uint32_t cp, bool is_overflow)
+static int digit_val(unsigned char c, bool is_hex)
 {
-    if (is_overflow || cp == 0 || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0xFFFD;
+    if (c >= '0' && c <= '9') {
+        return c - '0';
     }
-    if (cp >= 0x80 && cp <= 0x9F) {
-        return cp1252[cp - 0x80];
+    if (is_hex && lower(c) >= 'a' && lower(c) <= 'f') {
+        return lower(c) - 'a' + 10;
     }
-    return cp;
+    return -1;
 }
 
 /*
- * Decodes the character reference at s[i] == '&'. Returns the bytes it
- * spans (0: not a reference, the '&' is text) and its code point.
- * Named references need their ';'; numeric ones may omit it.
+ * A numeric reference "&#N;" / "&#xH;" at s[i] (';' optional). Returns the
+ * bytes it spans, or 0 when there are no digits. NUL, surrogates and
+ * values past U+10FFFF become U+FFFD; 0x80..0x9F are Windows-1252.
  */
-static size_t entity_at(const char *s, size_t len, size_t i, uint32_t *cp)
+static size_t numeric_ref(const char *s, size_t len, size_t i, uint32_t *cp)
 {
-    size_t j = i + 1;
-
-    if (j < len && s[j] == '#') {
-        bool is_hex = false;
-        bool is_overflow = false;
-        uint32_t v = 0;
-        size_t n_digits = 0;
+    size_t j = i + 2;
+    bool is_hex = j < len && (s[j] == 'x' || s[j] == 'X');
+    if (is_hex) {
         j++;
-        if (j < len && (s[j] == 'x' || s[j] == 'X')) {
-            is_hex = true;
-            j++;
-        }
-        for (; j < len; j++) {
-            unsigned char c = (unsigned char)s[j];
-            unsigned d;
-            if (c >= '0' && c <= '9') {
-                d = c - '0';
-            } else if (is_hex && lower(c) >= 'a' && lower(c) <= 'f') {
-                d = (unsigned)(lower(c) - 'a' + 10);
-            } else {
-                break;
-            }
-            v = v * (is_hex ? 16 : 10) + d;
-            if (v > 0x10FFFF) {
-                is_overflow = true;
-                v = 0x110000; /* stays above the limit, never wraps */
-            }
-            n_digits++;
-        }
-        if (n_digits == 0) {
-            return 0;
-        }
-        if (j < len && s[j] == ';') {
-            j++;
-        }
-        *cp = numeric_cp(v, is_overflow);
-        return j - i;
     }
+    size_t start = j;
+    uint32_t v = 0;
+    int d;
+    while (j < len && (d = digit_val((unsigned char)s[j], is_hex)) >= 0) {
+        /* Saturates above the limit instead of wrapping. */
+        v = v > 0x10FFFF ? v : v * (is_hex ? 16 : 10) + (uint32_t)d;
+        j++;
+    }
+    if (j == start) {
+        return 0;
+    }
+    if (j < len && s[j] == ';') {
+        j++;
+    }
+    if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+        v = 0xFFFD;
+    } else if (v >= 0x80 && v <= 0x9F) {
+        v = cp1252[v - 0x80];
+    }
+    *cp = v;
+    return j - i;
+}
 
+/* A named reference "&name;" at s[i] (';' required); 0 when unknown. */
+static size_t named_ref(const char *s, size_t len, size_t i, uint32_t *cp)
+{
     char name[16];
     size_t n = 0;
+    size_t j = i + 1;
     while (j < len && n < sizeof(name) - 1 && is_alnum((unsigned char)s[j])) {
         name[n++] = s[j++];
     }
@@ -295,6 +288,18 @@ static size_t entity_at(const char *s, size_t len, size_t i, uint32_t *cp)
     }
     *cp = e->cp;
     return j + 1 - i;
+}
+
+/*
+ * Decodes the character reference at s[i] == '&'. Returns the bytes it
+ * spans (0: not a reference, the '&' is text) and its code point.
+ */
+static size_t entity_at(const char *s, size_t len, size_t i, uint32_t *cp)
+{
+    if (i + 1 < len && s[i + 1] == '#') {
+        return numeric_ref(s, len, i, cp);
+    }
+    return named_ref(s, len, i, cp);
 }
 
 /* Emits what the pending state asks for before non-white text. */
@@ -423,7 +428,8 @@ find_end_tag(const char *s, size_t len, size_t from, const char *name)
         size_t at = (size_t)(p - s);
         if (at + 2 + n <= len && s[at + 1] == '/') {
             size_t k = 0;
-            while (k < n && lower((unsigned char)s[at + 2 + k]) == name[k]) {
+            while (k < n && lower((unsigned char)s[at + 2 + k]) ==
+                                (unsigned char)name[k]) {
                 k++;
             }
             if (k == n &&
@@ -492,6 +498,38 @@ static void keep_attr(struct attrs *a,
     }
 }
 
+static size_t skip_ws(const char *s, size_t len, size_t j)
+{
+    while (j < len && is_ws((unsigned char)s[j])) {
+        j++;
+    }
+    return j;
+}
+
+/*
+ * Reads an attribute value at s[j] (quoted or not) into *v, *v_len.
+ * Returns the offset after it, or len + 1 when a quote is never closed.
+ */
+static size_t
+attr_value(const char *s, size_t len, size_t j, const char **v, size_t *v_len)
+{
+    if (s[j] == '"' || s[j] == '\'') {
+        const char *q = memchr(s + j + 1, s[j], len - j - 1);
+        if (!q) {
+            return len + 1;
+        }
+        *v = s + j + 1;
+        *v_len = (size_t)(q - *v);
+        return (size_t)(q - s) + 1;
+    }
+    *v = s + j;
+    while (j < len && !is_ws((unsigned char)s[j]) && s[j] != '>') {
+        j++;
+    }
+    *v_len = (size_t)(s + j - *v);
+    return j;
+}
+
 /*
  * Reads the attributes of a tag from s[*pos] up to and including its '>'.
  * Returns true with *pos after the '>', false when the tag is never
@@ -522,35 +560,15 @@ static bool tag_attrs(const char *s, size_t len, size_t *pos, struct attrs *a)
             name_len++;
             j++;
         }
-        while (j < len && is_ws((unsigned char)s[j])) {
-            j++;
-        }
+        j = skip_ws(s, len, j);
         if (j >= len || s[j] != '=') {
-            continue;
+            continue; /* an attribute without a value */
         }
-        j++;
-        while (j < len && is_ws((unsigned char)s[j])) {
-            j++;
-        }
-        if (j >= len) {
+        j = skip_ws(s, len, j + 1);
+        const char *v = NULL;
+        size_t v_len = 0;
+        if (j >= len || (j = attr_value(s, len, j, &v, &v_len)) > len) {
             return false;
-        }
-        const char *v;
-        size_t v_len;
-        if (s[j] == '"' || s[j] == '\'') {
-            const char *q = memchr(s + j + 1, s[j], len - j - 1);
-            if (!q) {
-                return false;
-            }
-            v = s + j + 1;
-            v_len = (size_t)(q - v);
-            j = (size_t)(q - s) + 1;
-        } else {
-            v = s + j;
-            while (j < len && !is_ws((unsigned char)s[j]) && s[j] != '>') {
-                j++;
-            }
-            v_len = (size_t)(s + j - v);
         }
         if (a && name_len <= sizeof(name)) {
             keep_attr(a, name, name_len, v, v_len);
@@ -602,6 +620,45 @@ static bool class_has(const char *v, size_t len, const char *word)
     return false;
 }
 
+/*
+ * Skips a comment, doctype, processing instruction or "</ ...>" starting
+ * at s[j] (just after '<'). Returns where text resumes, or 0 when s[j]
+ * starts none of them.
+ */
+static size_t skip_bogus(const char *s, size_t len, size_t j)
+{
+    if (s[j] == '!' && len - j >= 3 && s[j + 1] == '-' && s[j + 2] == '-') {
+        size_t end = find(s, len, j + 3, "-->");
+        return end == len ? len : end + 3;
+    }
+    if (s[j] == '!' || s[j] == '?' ||
+        (s[j] == '/' && (j + 1 >= len || !is_alpha((unsigned char)s[j + 1])))) {
+        const char *gt = memchr(s + j, '>', len - j);
+        return gt ? (size_t)(gt - s) + 1 : len;
+    }
+    return 0;
+}
+
+/* Follows the nesting of a dropped element (class "quote-inline"). */
+static void
+track_skip(struct conv *c, const char *name, bool is_end, const struct attrs *a)
+{
+    if (name[0] == '\0') {
+        return;
+    }
+    if (c->skip_depth > 0) {
+        if (strcmp(name, c->skip_name) == 0 && is_end) {
+            c->skip_depth--;
+        } else if (strcmp(name, c->skip_name) == 0) {
+            c->skip_depth++;
+        }
+    } else if (!is_end && !is_void(name) && a->has_cls &&
+               class_has(a->cls.ptr, a->cls.len, "quote-inline")) {
+        (void)snprintf(c->skip_name, sizeof(c->skip_name), "%s", name);
+        c->skip_depth = 1;
+    }
+}
+
 /* Handles the markup starting at s[i] == '<'; returns where text resumes. */
 static size_t markup(struct conv *c, const char *s, size_t len, size_t i)
 {
@@ -611,19 +668,9 @@ static size_t markup(struct conv *c, const char *s, size_t len, size_t i)
         put_text(c, "<", 1);
         return len;
     }
-    if (s[j] == '!') {
-        if (len - j >= 3 && s[j + 1] == '-' && s[j + 2] == '-') {
-            size_t end = find(s, len, j + 3, "-->");
-            return end == len ? len : end + 3;
-        }
-        const char *gt = memchr(s + j, '>', len - j);
-        return gt ? (size_t)(gt - s) + 1 : len;
-    }
-    if (s[j] == '?' ||
-        (s[j] == '/' && (j + 1 >= len || !is_alpha((unsigned char)s[j + 1])))) {
-        /* A processing instruction, "</>" or "</ ...": a bogus comment. */
-        const char *gt = memchr(s + j, '>', len - j);
-        return gt ? (size_t)(gt - s) + 1 : len;
+    size_t end = skip_bogus(s, len, j);
+    if (end > 0) {
+        return end;
     }
     bool is_end = s[j] == '/';
     if (is_end) {
@@ -649,30 +696,17 @@ static size_t markup(struct conv *c, const char *s, size_t len, size_t i)
     name[name_len] = '\0';
 
     struct attrs a = {{NULL, 0}, {NULL, 0}, {NULL, 0}, false, false, false};
-    bool is_link = !is_end && c->link_fn && strcmp(name, "a") == 0;
     if (!tag_attrs(s, len, &j, is_end ? NULL : &a)) {
         return len; /* never closed: dropped with the rest */
     }
-
-    if (c->skip_depth > 0 && name_len > 0 && strcmp(name, c->skip_name) == 0) {
-        if (is_end) {
-            c->skip_depth--;
-        } else {
-            c->skip_depth++;
-        }
-    } else if (!is_end && c->skip_depth == 0 && name_len > 0 &&
-               !is_void(name) && a.has_cls &&
-               class_has(a.cls.ptr, a.cls.len, "quote-inline")) {
-        memcpy(c->skip_name, name, name_len + 1);
-        c->skip_depth = 1;
-    }
+    track_skip(c, name, is_end, &a);
 
     if (strcmp(name, "br") == 0) {
         line_break(c, 1, true);
     } else if (!is_end &&
                (strcmp(name, "script") == 0 || strcmp(name, "style") == 0)) {
         return find_end_tag(s, len, j, name);
-    } else if (is_link) {
+    } else if (!is_end && c->link_fn && strcmp(name, "a") == 0) {
         report_link(c, &a);
     } else {
         size_t n = block_breaks(name);

@@ -75,12 +75,16 @@ void hark_page_cleanup(struct hark_page *page)
     page->rate.retry_after_ms = -1;
 }
 
+static unsigned char lower(char c)
+{
+    unsigned char u = (unsigned char)c;
+    return (u >= 'A' && u <= 'Z') ? (unsigned char)(u + 32) : u;
+}
+
 static bool name_eq(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++) {
-        char ca = (*a >= 'A' && *a <= 'Z') ? (char)(*a + 32) : *a;
-        char cb = (*b >= 'A' && *b <= 'Z') ? (char)(*b + 32) : *b;
-        if (ca != cb) {
+        if (lower(*a) != lower(*b)) {
             return false;
         }
     }

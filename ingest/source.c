@@ -535,6 +535,10 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         clear_response(s);
         return;
     }
+    if (errbuf[0]) {
+        /* Parsed, with a note (e.g. statuses skipped as malformed). */
+        HARK_LOG_WARN(s->component, "%s url=%s", errbuf, s->url);
+    }
     s->failures = 0;
     set_state(s, HARK_SOURCE_OK);
     atomic_store(&st->last_success_ms, hark_now_ms());

@@ -46,6 +46,8 @@ struct mastodon {
     char *path;            /* "/api/v1/timelines/public?local=true" */
     int limit;             /* statuses per request, 1..40 */
     bool is_last_catch_up; /* the last URL built had min_id */
+    int backfill_pages;    /* pages a first run reads back (>= 1) */
+    int last_page_index;   /* of the last URL built */
 };
 
 static const struct hark_cfgmap mastodon_cfgmap[] = {
@@ -160,12 +162,12 @@ static char *url_host(const char *url)
     if (n == 0) {
         return NULL;
     }
-    char *host = hark_xstrndup(p, n);
-    for (char *c = host; *c; c++) {
-        if (*c >= 'A' && *c <= 'Z') {
-            *c = (char)(*c + 32);
-        }
+    char *host = hark_xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        host[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32U : c);
     }
+    host[n] = '\0';
     return host;
 }
 
@@ -194,12 +196,15 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
     bool is_ok = true;
 
     *state = NULL;
+    /*
+     * The engine checks `obj` against the common keys plus our cfgmap
+     * (presence, types) and calls init even when that failed, so init
+     * reports only what the map cannot say, and fails quietly on what the
+     * map already reported.
+     */
     const struct hark_json *stream = hark_json_get(obj, "stream");
     if (stream && stream->type != HARK_JSON_BOOL) {
-        hark_json_error(doc, diag, stream->offset,
-                        "\"stream\" must be a boolean, got %s",
-                        hark_json_type_name(stream->type));
-        is_ok = false;
+        is_ok = false; /* reported by the cfgmap check */
     } else if (stream && stream->b) {
         hark_json_error(doc, diag, stream->offset,
                         "streaming is not built yet; use polling "
@@ -208,16 +213,8 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
     }
 
     const struct hark_json *timeline = hark_json_get(obj, "timeline");
-    if (!timeline) {
-        hark_json_error(doc, diag, obj ? obj->offset : 0,
-                        "missing required key \"timeline\"; expected %s",
-                        timeline_forms);
-        is_ok = false;
-    } else if (timeline->type != HARK_JSON_STRING) {
-        hark_json_error(doc, diag, timeline->offset,
-                        "\"timeline\" must be a string (%s), got %s",
-                        timeline_forms, hark_json_type_name(timeline->type));
-        is_ok = false;
+    if (!timeline || timeline->type != HARK_JSON_STRING) {
+        is_ok = false; /* reported by the cfgmap check */
     } else if (!(path = timeline_path(timeline->s))) {
         hark_json_error(doc, diag, timeline->offset,
                         "unknown timeline \"%s\"; expected %s", timeline->s,
@@ -225,11 +222,17 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
         is_ok = false;
     }
 
-    host = url_host(cfg->base_url);
+    const char *base = cfg->base_url ? cfg->base_url : "";
+    bool is_http =
+        strncmp(base, "http://", 7) == 0 || strncmp(base, "https://", 8) == 0;
+    host = is_http ? url_host(base) : NULL;
     if (!host) {
-        hark_json_error(doc, diag, hark_json_key_offset(obj, "base_url"),
-                        "\"base_url\" must be the instance's URL, like "
-                        "\"https://mastodon.social\"");
+        /* The engine reports a missing or non-http base_url itself. */
+        if (is_http) {
+            hark_json_error(doc, diag, hark_json_key_offset(obj, "base_url"),
+                            "\"base_url\" must be the instance's URL, like "
+                            "\"https://mastodon.social\"");
+        }
         is_ok = false;
     }
     if (!is_ok) {
@@ -249,6 +252,7 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
     m->limit = cfg->page_limit > 0 && cfg->page_limit < MASTODON_MAX_LIMIT
                    ? cfg->page_limit
                    : MASTODON_MAX_LIMIT;
+    m->backfill_pages = cfg->backfill_pages > 1 ? cfg->backfill_pages : 1;
     *state = m;
     return HARK_OK;
 
@@ -267,9 +271,11 @@ static hark_err_t mastodon_build_url(void *state,
                                      struct hark_buf *url)
 {
     struct mastodon *m = state;
-    (void)page_index; /* the token says where the walk is */
-
-    const char *after = token && *token ? token : cursor;
+    m->last_page_index = page_index;
+    /* A first run's backfill walks back with "max:<id>" tokens. */
+    const char *before = token && strncmp(token, "max:", 4) == 0 ? token + 4
+                                                                 : NULL;
+    const char *after = before ? NULL : token && *token ? token : cursor;
     if (after && !*after) {
         after = NULL;
     }
@@ -277,6 +283,12 @@ static hark_err_t mastodon_build_url(void *state,
     hark_err_t err =
         hark_buf_printf(url, "%s%s%climit=%d", m->base_url, m->path,
                         strchr(m->path, '?') ? '&' : '?', m->limit);
+    if (err == HARK_OK && before) {
+        err = hark_buf_printf(url, "&max_id=");
+        if (err == HARK_OK) {
+            err = hark_url_encode(url, before, strlen(before));
+        }
+    }
     if (err == HARK_OK && after) {
         err = hark_buf_printf(url, "&min_id=");
         if (err == HARK_OK) {
@@ -600,7 +612,7 @@ static void body_excerpt(const char *body, size_t len, char out[64])
     size_t n = 0;
     for (size_t i = 0; i < len && n < 60; i++) {
         unsigned char c = (unsigned char)body[i];
-        out[n++] = (c >= 0x20 && c < 0x7F) ? (char)c : ' ';
+        out[n++] = (char)((c >= 0x20 && c < 0x7F) ? c : ' ');
     }
     out[n] = '\0';
 }
@@ -635,12 +647,12 @@ static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
 
 static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
 {
-    if (!errbuf || errbuf_len == 0) {
-        return;
-    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errbuf, errbuf_len, fmt, ap);
+    if (errbuf && errbuf_len > 0) {
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
+        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
+    }
     va_end(ap);
 }
 
@@ -672,6 +684,50 @@ static bool looks_like_json(const struct hark_response *resp,
     return true;
 }
 
+struct skipped {
+    size_t n;
+    size_t first;    /* index of the first skipped item */
+    const char *why; /* static */
+};
+
+/*
+ * Turns every status of array `root` into page->posts (oldest first);
+ * returns the highest id seen, skipped statuses included (borrowed from
+ * the document or a post).
+ */
+static const char *page_posts(const struct mastodon *m,
+                              const struct hark_json *root,
+                              struct hark_page *page,
+                              struct skipped *skip)
+{
+    const char *max_id = NULL;
+    page->posts =
+        hark_xcalloc(root->n ? root->n : 1, sizeof(struct hark_post *));
+    for (size_t i = 0; i < root->n; i++) {
+        const struct hark_json *st = root->items[i];
+        /* Every id moves the cursor, even a skipped status's. */
+        const char *id = hark_json_str(hark_json_get(st, "id"));
+        if (id && *id && hark_id_cmp(id, max_id) > 0) {
+            max_id = id;
+        }
+        const char *why = NULL;
+        struct hark_post *post = status_post(m, st, &why);
+        if (!post) {
+            if (skip->n++ == 0) {
+                skip->first = i;
+                skip->why = why;
+            }
+            continue;
+        }
+        if (hark_id_cmp(post->id, max_id) > 0) {
+            max_id = post->id; /* an id given as a number */
+        }
+        page->posts[page->n_posts++] = post;
+    }
+    qsort(page->posts, page->n_posts, sizeof(struct hark_post *), post_cmp);
+    return max_id;
+}
+
 static hark_err_t mastodon_parse(void *state,
                                  const struct hark_response *resp,
                                  struct hark_page *page,
@@ -680,10 +736,6 @@ static hark_err_t mastodon_parse(void *state,
 {
     struct mastodon *m = state;
     struct hark_json_doc *doc = NULL;
-    const char *max_id = NULL;
-    size_t n_skipped = 0;
-    size_t first_skipped = 0;
-    const char *first_why = NULL;
     char parse_err[256];
 
     memset(page, 0, sizeof(*page));
@@ -714,40 +766,29 @@ static hark_err_t mastodon_parse(void *state,
         return HARK_EINVAL;
     }
 
-    page->posts = hark_xcalloc(root->n ? root->n : 1, sizeof(*page->posts));
-    for (size_t i = 0; i < root->n; i++) {
-        const struct hark_json *st = root->items[i];
-        /* Every id moves the cursor, even a skipped status's. */
-        const char *id = hark_json_str(hark_json_get(st, "id"));
-        if (id && *id && hark_id_cmp(id, max_id) > 0) {
-            max_id = id;
-        }
-        const char *why = NULL;
-        struct hark_post *post = status_post(m, st, &why);
-        if (!post) {
-            if (n_skipped++ == 0) {
-                first_skipped = i;
-                first_why = why;
-            }
-            continue;
-        }
-        if (hark_id_cmp(post->id, max_id) > 0) {
-            max_id = post->id; /* a numeric id */
-        }
-        page->posts[page->n_posts++] = post;
-    }
-    qsort(page->posts, page->n_posts, sizeof(*page->posts), post_cmp);
-
+    struct skipped skip = {0, 0, NULL};
+    const char *max_id = page_posts(m, root, page, &skip);
     if (max_id) {
         page->cursor = hark_xstrdup(max_id);
-        if (root->n >= request_limit(m, resp) && is_catch_up(m, resp)) {
+        bool is_full = root->n >= request_limit(m, resp);
+        if (is_full && is_catch_up(m, resp)) {
             page->next_token = hark_xstrdup(max_id);
+        } else if (!is_catch_up(m, resp)) {
+            /* A first run reads backfill_pages pages back from the
+             * newest; it commits the first page's high-water mark only
+             * when the walk ends (a walk back, not forward). */
+            page->is_forward = false;
+            if (is_full && page->n_posts > 0 &&
+                m->last_page_index + 1 < m->backfill_pages) {
+                page->next_token =
+                    hark_xasprintf("max:%s", page->posts[0]->id);
+            }
         }
     }
-    if (n_skipped > 0) {
+    if (skip.n > 0) {
         set_err(errbuf, errbuf_len,
-                "skipped %zu of %zu statuses (first: item %zu, %s)", n_skipped,
-                root->n, first_skipped, first_why);
+                "skipped %zu of %zu statuses (first: item %zu, %s)", skip.n,
+                root->n, skip.first, skip.why);
     }
     hark_json_doc_free(doc);
     return HARK_OK;

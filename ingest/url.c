@@ -24,9 +24,10 @@ static bool is_lws(char c)
     return c == ' ' || c == '\t';
 }
 
-static char lower(char c)
+static unsigned char lower(char c)
 {
-    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    unsigned char u = (unsigned char)c;
+    return (u >= 'A' && u <= 'Z') ? (unsigned char)(u + 32) : u;
 }
 
 static bool eq_nocase(const char *a, size_t a_len, const char *b)
@@ -62,6 +63,26 @@ static bool rel_has(const char *v, size_t len, const char *rel)
     return false;
 }
 
+/* Undoes a quoted-string at *p == '"'; false when it is not closed. */
+static bool quoted_value(const char **p, struct hark_buf *val)
+{
+    const char *q = *p + 1;
+    while (*q && *q != '"') {
+        if (*q == '\\' && q[1]) {
+            q++;
+        }
+        hark_err_t err = hark_buf_addc(val, *q);
+        hark_assert(err == HARK_OK); /* unbounded */
+        q++;
+    }
+    *p = q;
+    if (*q != '"') {
+        return false;
+    }
+    *p = q + 1;
+    return true;
+}
+
 /*
  * Reads the value of a parameter at *p (after "="): a quoted-string
  * (backslash escapes undone) or a token. Appends it to `val` and moves *p
@@ -69,31 +90,16 @@ static bool rel_has(const char *v, size_t len, const char *rel)
  */
 static bool param_value(const char **p, struct hark_buf *val)
 {
-    const char *q = *p;
-    hark_err_t err = HARK_OK;
-    if (*q == '"') {
-        q++;
-        while (*q && *q != '"') {
-            if (*q == '\\' && q[1]) {
-                q++;
-            }
-            err = hark_buf_addc(val, *q);
-            hark_assert(err == HARK_OK);
-            q++;
-        }
-        if (*q != '"') {
-            *p = q;
-            return false;
-        }
-        q++;
-    } else {
-        const char *start = q;
-        while (*q && *q != ';' && *q != ',' && !is_lws(*q)) {
-            q++;
-        }
-        err = hark_buf_add(val, start, (size_t)(q - start));
-        hark_assert(err == HARK_OK);
+    if (**p == '"') {
+        return quoted_value(p, val);
     }
+    const char *start = *p;
+    const char *q = start;
+    while (*q && *q != ';' && *q != ',' && !is_lws(*q)) {
+        q++;
+    }
+    hark_err_t err = hark_buf_add(val, start, (size_t)(q - start));
+    hark_assert(err == HARK_OK); /* unbounded */
     *p = q;
     return true;
 }
@@ -123,6 +129,51 @@ static const char *skip_value(const char *p)
     return p;
 }
 
+static const char *skip_lws(const char *p)
+{
+    while (is_lws(*p)) {
+        p++;
+    }
+    return p;
+}
+
+/*
+ * Reads the parameters after a link's "<uri>" at *p, up to the first
+ * thing that is not "; name[=value]". Returns whether the (first) rel
+ * parameter lists `rel`; *p is left after what was read.
+ */
+static bool params_match(const char **p, const char *rel, struct hark_buf *val)
+{
+    const char *q = skip_lws(*p);
+    bool has_rel = false;
+    bool is_match = false;
+    while (*q == ';') {
+        const char *name = skip_lws(q + 1);
+        q = name;
+        while (*q && *q != '=' && *q != ';' && *q != ',' && !is_lws(*q)) {
+            q++;
+        }
+        size_t name_len = (size_t)(q - name);
+        q = skip_lws(q);
+        if (*q != '=') {
+            continue; /* a parameter without a value */
+        }
+        q = skip_lws(q + 1);
+        hark_buf_reset(val);
+        if (!param_value(&q, val)) {
+            break;
+        }
+        /* RFC 8288: only the first rel parameter counts. */
+        if (!has_rel && eq_nocase(name, name_len, "rel")) {
+            has_rel = true;
+            is_match = val->ptr && rel_has(val->ptr, val->len, rel);
+        }
+        q = skip_lws(q);
+    }
+    *p = q;
+    return is_match;
+}
+
 char *hark_link_find(const char *link_header, const char *rel)
 {
     if (!link_header || !rel || !*rel) {
@@ -137,9 +188,6 @@ char *hark_link_find(const char *link_header, const char *rel)
         while (*p == ',' || is_lws(*p)) {
             p++;
         }
-        if (!*p) {
-            break;
-        }
         if (*p != '<') {
             p = skip_value(p);
             continue;
@@ -150,45 +198,7 @@ char *hark_link_find(const char *link_header, const char *rel)
             break;
         }
         p = gt + 1;
-        bool is_match = false;
-        bool has_rel = false;
-        for (;;) {
-            while (is_lws(*p)) {
-                p++;
-            }
-            if (*p != ';') {
-                break;
-            }
-            p++;
-            while (is_lws(*p)) {
-                p++;
-            }
-            const char *name = p;
-            while (*p && *p != '=' && *p != ';' && *p != ',' && !is_lws(*p)) {
-                p++;
-            }
-            size_t name_len = (size_t)(p - name);
-            while (is_lws(*p)) {
-                p++;
-            }
-            if (*p != '=') {
-                continue;
-            }
-            p++;
-            while (is_lws(*p)) {
-                p++;
-            }
-            hark_buf_reset(&val);
-            if (!param_value(&p, &val)) {
-                break;
-            }
-            /* RFC 8288: only the first rel parameter counts. */
-            if (eq_nocase(name, name_len, "rel") && !has_rel) {
-                has_rel = true;
-                is_match = val.ptr && rel_has(val.ptr, val.len, rel);
-            }
-        }
-        if (is_match) {
+        if (params_match(&p, rel, &val)) {
             found = hark_xstrndup(uri, (size_t)(gt - uri));
         } else {
             p = skip_value(p);
@@ -200,12 +210,12 @@ char *hark_link_find(const char *link_header, const char *rel)
 
 static int hex_val(char c)
 {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
+    unsigned char u = lower(c);
+    if (u >= '0' && u <= '9') {
+        return u - '0';
     }
-    c = lower(c);
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
+    if (u >= 'a' && u <= 'f') {
+        return u - 'a' + 10;
     }
     return -1;
 }

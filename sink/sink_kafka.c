@@ -12,8 +12,15 @@
  *   - anything else (timed out because the cluster was away, a fatal
  *     idempotence error) is the sink's own business: the message, still
  *     readable inside the report, is copied to a retry list and produced
- *     again from poll. Until then produce answers HARK_EAGAIN, so a cluster
- *     that is down turns into backpressure, never into lost events.
+ *     again from poll. Such events stay unacknowledged, so a cluster that
+ *     is down holds the cursors back and the pipeline's in-flight budget
+ *     turns it into backpressure, never into lost events. produce answers
+ *     HARK_EAGAIN when librdkafka's queue is full.
+ *
+ * Acks run inside rd_kafka_poll, and a pipeline may produce from an ack
+ * (the DLQ record of a refused event). There produce never answers
+ * HARK_EAGAIN (the caller would poll from inside our poll): what cannot be
+ * queued waits on the retry list, and a nested poll or flush is a no-op.
  *
  * A fatal error (the idempotent producer's sequence can no longer be
  * trusted) makes the rd_kafka_t useless: the sink purges it (the reports
@@ -65,6 +72,7 @@ struct kafka_sink {
     rd_kafka_resp_err_t requeue_err;
     bool is_fatal;
     bool is_retrying;
+    int depth; /* > 0 while rd_kafka_poll/flush serve our callbacks */
     bool is_closing;
     int last_err; /* error_cb repeat collapsing */
     unsigned n_repeats;
@@ -515,9 +523,11 @@ static void recover(struct kafka_sink *sink)
                          RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     /* Serve the purge reports (they land on the retry list). */
     int64_t deadline = hark_mono_ms() + 5000;
+    sink->depth++;
     while (rd_kafka_outq_len(sink->rk) > 0 && hark_mono_ms() < deadline) {
         (void)rd_kafka_poll(sink->rk, POLL_SLICE_MS);
     }
+    sink->depth--;
     if (rd_kafka_outq_len(sink->rk) > 0) {
         HARK_LOG_ERROR(COMP,
                        "%d events were not reported back by the old "
@@ -534,13 +544,24 @@ static void recover(struct kafka_sink *sink)
     sink->is_fatal = false;
 }
 
+/*
+ * Serves reports, replaces a dead producer and produces the retry list.
+ * Called again from inside an ack (a pipeline waiting out HARK_EAGAIN), it
+ * does nothing: the outer call is still serving, and rk must not be
+ * replaced under it.
+ */
 static void serve(struct kafka_sink *sink, int timeout_ms)
 {
+    if (sink->depth > 0) {
+        return;
+    }
     if (sink->is_fatal) {
         recover(sink);
     }
     retry_pending(sink);
+    sink->depth++;
     (void)rd_kafka_poll(sink->rk, timeout_ms);
+    sink->depth--;
     if (sink->is_fatal) {
         recover(sink);
     }
@@ -561,15 +582,12 @@ static hark_err_t kafka_produce(void *state,
                                 void *token)
 {
     struct kafka_sink *sink = state;
-    if (sink->is_fatal) {
-        return HARK_EAGAIN; /* poll replaces the producer */
+    const char *name = full_topic(sink, topic);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FATAL;
+    if (!sink->is_fatal) {
+        retry_pending(sink);
+        err = producev(sink, name, key, key_len, payload, payload_len, token);
     }
-    retry_pending(sink);
-    if (sink->n_retries > 0) {
-        return HARK_EAGAIN; /* events waiting for a second try go first */
-    }
-    rd_kafka_resp_err_t err = producev(sink, full_topic(sink, topic), key,
-                                       key_len, payload, payload_len, token);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         return HARK_OK;
     }
@@ -577,10 +595,19 @@ static hark_err_t kafka_produce(void *state,
         sink->ack(sink->opaque, token, HARK_EPEER, rd_kafka_err2str(err));
         return HARK_OK;
     }
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && sink->depth == 0) {
+        return HARK_EAGAIN;
+    }
+    /*
+     * Inside an ack (depth > 0) HARK_EAGAIN would have the caller poll
+     * from within our own poll; and a dead producer is replaced by the
+     * next poll. Either way the event waits on the retry list.
+     */
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         sink->is_fatal = true;
     }
-    return HARK_EAGAIN;
+    add_retry(sink, name, key, key_len, payload, payload_len, token);
+    return HARK_OK;
 }
 
 static void kafka_poll(void *state, int timeout_ms)
@@ -591,6 +618,9 @@ static void kafka_poll(void *state, int timeout_ms)
 static hark_err_t kafka_flush(void *state, int timeout_ms)
 {
     struct kafka_sink *sink = state;
+    if (sink->depth > 0) {
+        return HARK_EAGAIN; /* called from an ack: the outer call serves */
+    }
     int64_t deadline = hark_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         serve(sink, 0);
@@ -602,8 +632,10 @@ static hark_err_t kafka_flush(void *state, int timeout_ms)
             return HARK_EAGAIN;
         }
         /* rd_kafka_flush serves reports; slices let retries go out. */
+        sink->depth++;
         (void)rd_kafka_flush(
             sink->rk, (int)(left < POLL_SLICE_MS ? left : POLL_SLICE_MS));
+        sink->depth--;
     }
 }
 

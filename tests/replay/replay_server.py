@@ -588,6 +588,12 @@ class Server(ThreadingHTTPServer):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1; the "
+                    "docker-compose service uses 0.0.0.0)")
+    ap.add_argument("--public-url", default=None,
+                    help="base URL to put in Link headers (default "
+                    "http://HOST:PORT)")
     ap.add_argument("--port", type=int, default=0,
                     help="port to listen on (0 picks a free one)")
     ap.add_argument("--initial", type=int, default=None,
@@ -605,9 +611,10 @@ def main(argv=None):
     if not statuses:
         sys.stderr.write("replay: no statuses under %s\n" % DATA_DIR)
         return 1
-    server = Server(("127.0.0.1", args.port), Handler)
+    server = Server((args.host, args.port), Handler)
     port = server.server_address[1]
-    server.base_url = "http://127.0.0.1:%d" % port
+    server.base_url = args.public_url or "http://%s:%d" % (
+        "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, port)
     server.instance = Instance(statuses, args.initial, args.rate_limit,
                                args.window_s)
 

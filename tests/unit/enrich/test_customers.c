@@ -3,13 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cmocka.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "hark/customers.h"
 
@@ -18,8 +17,8 @@ static char data_path_buf[4096];
 static const char *data_path(const char *name)
 {
     const char *root = getenv("HARK_SOURCE_DIR");
-    snprintf(data_path_buf, sizeof(data_path_buf),
-             "%s/tests/data/customers/%s", root ? root : ".", name);
+    snprintf(data_path_buf, sizeof(data_path_buf), "%s/tests/data/customers/%s",
+             root ? root : ".", name);
     return data_path_buf;
 }
 
@@ -41,8 +40,8 @@ static const char *write_tmp(const char *name, const char *text)
     return tmp_path_buf;
 }
 
-static struct hark_post *make_post(const char *platform, const char *id,
-                                   const char *handle)
+static struct hark_post *
+make_post(const char *platform, const char *id, const char *handle)
 {
     struct hark_post *post = hark_post_new();
     post->platform = hark_xstrdup(platform);
@@ -53,8 +52,10 @@ static struct hark_post *make_post(const char *platform, const char *id,
 
 /* The customer id found for a post, or NULL. */
 static const char *find_id(const struct hark_customers *dir,
-                           const char *platform, const char *id,
-                           const char *handle, const char *default_host,
+                           const char *platform,
+                           const char *id,
+                           const char *handle,
+                           const char *default_host,
                            bool *is_handle_match)
 {
     static char found[128];
@@ -82,7 +83,8 @@ static struct hark_customers *load_ok(const char *path)
     struct hark_diag diag;
     hark_diag_init(&diag);
     struct hark_customers *dir = NULL;
-    hark_err_t err = hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir);
+    hark_err_t err =
+        hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir);
     for (size_t i = 0; i < diag.n_entries; i++) {
         fprintf(stderr, "%s:%d: %s\n", diag.entries[i].file,
                 diag.entries[i].line, diag.entries[i].message);
@@ -94,9 +96,12 @@ static struct hark_customers *load_ok(const char *path)
     return dir;
 }
 
-static void assert_entry(const struct hark_diag *diag, size_t i,
-                         enum hark_diag_severity severity, const char *file,
-                         int line, const char *message)
+static void assert_entry(const struct hark_diag *diag,
+                         size_t i,
+                         enum hark_diag_severity severity,
+                         const char *file,
+                         int line,
+                         const char *message)
 {
     assert_true(i < diag->n_entries);
     const struct hark_diag_entry *e = &diag->entries[i];
@@ -111,8 +116,8 @@ static void assert_entry(const struct hark_diag *diag, size_t i,
 
 /* ---- CSV ------------------------------------------------------------ */
 
-static void test_hark_customers_load__csv_quotes_commas_newlines_bom(
-    void **state)
+static void
+test_hark_customers_load__csv_quotes_commas_newlines_bom(void **state)
 {
     (void)state;
     struct hark_customers *dir = load_ok(data_path("good.csv"));
@@ -196,15 +201,13 @@ static void test_hark_customers_find__id_versus_handle(void **state)
     assert_string_equal(find_id(dir, "x", "999", "alice", NULL, &is_handle),
                         "c1");
     assert_true(is_handle);
-    assert_string_equal(
-        find_id(dir, "bluesky", "did:plc:zzz", "carol.bsky.social", NULL,
-                &is_handle),
-        "c3");
+    assert_string_equal(find_id(dir, "bluesky", "did:plc:zzz",
+                                "carol.bsky.social", NULL, &is_handle),
+                        "c3");
     assert_true(is_handle);
     /* Reddit and HN have only names: not a lower-confidence match */
-    assert_string_equal(find_id(dir, "reddit", "t2_x", "alice_r", NULL,
-                                &is_handle),
-                        "c1");
+    assert_string_equal(
+        find_id(dir, "reddit", "t2_x", "alice_r", NULL, &is_handle), "c1");
     assert_false(is_handle);
     assert_string_equal(
         find_id(dir, "hackernews", NULL, "carolhn", NULL, &is_handle), "c3");
@@ -227,9 +230,9 @@ static void test_hark_customers_find__handles_ignore_case(void **state)
     assert_true(is_handle);
     assert_string_equal(find_id(dir, "x", NULL, "@aLiCe", NULL, NULL), "c1");
     assert_string_equal(find_id(dir, "X", NULL, "BobJ", NULL, NULL), "c2");
-    assert_string_equal(
-        find_id(dir, "mastodon", NULL, "Alice@Example.SOCIAL", NULL, &is_handle),
-        "c1");
+    assert_string_equal(find_id(dir, "mastodon", NULL, "Alice@Example.SOCIAL",
+                                NULL, &is_handle),
+                        "c1");
     assert_true(is_handle);
     assert_string_equal(find_id(dir, "reddit", NULL, "ALICE_R", NULL, NULL),
                         "c1");
@@ -238,8 +241,8 @@ static void test_hark_customers_find__handles_ignore_case(void **state)
     hark_customers_free(dir);
 }
 
-static void test_hark_customers_find__mastodon_bare_handle_completed(
-    void **state)
+static void
+test_hark_customers_find__mastodon_bare_handle_completed(void **state)
 {
     (void)state;
     struct hark_customers *dir = load_ok(data_path("good.csv"));
@@ -247,11 +250,11 @@ static void test_hark_customers_find__mastodon_bare_handle_completed(
     assert_string_equal(
         find_id(dir, "mastodon", NULL, "carol", "127.0.0.1", &is_handle), "c3");
     assert_true(is_handle);
-    assert_string_equal(find_id(dir, "mastodon", NULL, "@Carol", "127.0.0.1",
-                                NULL),
-                        "c3");
+    assert_string_equal(
+        find_id(dir, "mastodon", NULL, "@Carol", "127.0.0.1", NULL), "c3");
     assert_null(find_id(dir, "mastodon", NULL, "carol", NULL, NULL));
-    assert_null(find_id(dir, "mastodon", NULL, "carol", "example.social", NULL));
+    assert_null(
+        find_id(dir, "mastodon", NULL, "carol", "example.social", NULL));
     /* a handle with a host is not completed */
     assert_null(find_id(dir, "mastodon", NULL, "carol@other.example",
                         "127.0.0.1", NULL));
@@ -272,9 +275,8 @@ static void test_hark_customers_load__ndjson(void **state)
     assert_string_equal(find_id(dir, "x", NULL, "NINA", NULL, &is_handle),
                         "n1");
     assert_true(is_handle);
-    assert_string_equal(find_id(dir, "bluesky", "did:plc:nina", NULL, NULL,
-                                &is_handle),
-                        "n1");
+    assert_string_equal(
+        find_id(dir, "bluesky", "did:plc:nina", NULL, NULL, &is_handle), "n1");
     assert_false(is_handle);
     assert_string_equal(find_id(dir, "reddit", NULL, "forty_two", NULL, NULL),
                         "42");
@@ -337,8 +339,9 @@ static void test_hark_customers_load__bad_rows_rejected(void **state)
     hark_diag_init(&diag);
     struct hark_customers *dir = (struct hark_customers *)&diag; /* poison */
     const char *path = data_path("bad.csv");
-    assert_int_equal(hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
-                     HARK_EINVAL);
+    assert_int_equal(
+        hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
+        HARK_EINVAL);
     assert_null(dir);
     assert_int_equal(diag.n_entries, N_BAD_CSV);
     assert_int_equal(diag.n_errors, N_BAD_CSV);
@@ -365,8 +368,7 @@ static void test_hark_customers_load__bad_rows_skipped(void **state)
     for (size_t i = 0; i < N_BAD_CSV; i++) {
         char want[512];
         snprintf(want, sizeof(want), "%s; row skipped", bad_csv_messages[i]);
-        assert_entry(&diag, i, HARK_DIAG_WARNING, path, bad_csv_lines[i],
-                     want);
+        assert_entry(&diag, i, HARK_DIAG_WARNING, path, bad_csv_lines[i], want);
     }
     /* the good rows around the bad ones are in */
     assert_string_equal(find_id(dir, "x", NULL, "shared", NULL, NULL), "g1");
@@ -384,8 +386,9 @@ static void test_hark_customers_load__bad_ndjson_rows(void **state)
     hark_diag_init(&diag);
     struct hark_customers *dir = NULL;
     const char *path = data_path("bad.ndjson");
-    assert_int_equal(hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
-                     HARK_EINVAL);
+    assert_int_equal(
+        hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
+        HARK_EINVAL);
     assert_null(dir);
     assert_entry(&diag, 0, HARK_DIAG_ERROR, path, 1,
                  "clv \"12k\" is not a number");
@@ -423,8 +426,9 @@ static void assert_one_error(const char *text, int line, const char *message)
     struct hark_diag diag;
     hark_diag_init(&diag);
     struct hark_customers *dir = NULL;
-    assert_int_equal(hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
-                     HARK_EINVAL);
+    assert_int_equal(
+        hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
+        HARK_EINVAL);
     assert_null(dir);
     assert_int_equal(diag.n_entries, 1);
     assert_entry(&diag, 0, HARK_DIAG_ERROR, path, line, message);
@@ -484,13 +488,12 @@ static void test_hark_customers_load__identity_checks(void **state)
     assert_one_error("", 0, "the file is empty; expected a header row");
 }
 
-static void test_hark_customers_load__same_identity_twice_in_a_row(
-    void **state)
+static void test_hark_customers_load__same_identity_twice_in_a_row(void **state)
 {
     (void)state;
-    struct hark_customers *dir = load_ok(write_tmp(
-        "twice.csv", "customer_id,platform,handle,identities\n"
-                     "c1,x,@Alice,x:@alice;x:@ALICE;;x:1; x:1 \n"));
+    struct hark_customers *dir = load_ok(
+        write_tmp("twice.csv", "customer_id,platform,handle,identities\n"
+                               "c1,x,@Alice,x:@alice;x:@ALICE;;x:1; x:1 \n"));
     assert_int_equal(hark_customers_count(dir), 1);
     assert_string_equal(find_id(dir, "x", NULL, "alice", NULL, NULL), "c1");
     assert_string_equal(find_id(dir, "x", "1", NULL, NULL, NULL), "c1");
@@ -508,8 +511,7 @@ static void test_hark_customers_load__crlf_and_no_final_newline(void **state)
     hark_customers_free(dir);
 }
 
-static void test_hark_customers_load__skip_mode_header_still_fails(
-    void **state)
+static void test_hark_customers_load__skip_mode_header_still_fails(void **state)
 {
     (void)state;
     const char *path = write_tmp("nohead.csv", "name\nAlice\n");
@@ -554,15 +556,16 @@ static void test_hark_customers_load__error_cap(void **state)
     struct hark_diag diag;
     hark_diag_init(&diag);
     struct hark_customers *dir = NULL;
-    assert_int_equal(hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
-                     HARK_EINVAL);
+    assert_int_equal(
+        hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
+        HARK_EINVAL);
     assert_int_equal(diag.n_entries, HARK_DIAG_MAX);
     assert_int_equal(diag.entries[HARK_DIAG_MAX - 1].line, HARK_DIAG_MAX + 1);
     hark_diag_cleanup(&diag);
 }
 
-static void test_hark_customers_load__many_customers_grow_the_index(
-    void **state)
+static void
+test_hark_customers_load__many_customers_grow_the_index(void **state)
 {
     (void)state;
     struct hark_buf buf;

@@ -1,14 +1,13 @@
 /* Tests for enrich/score.c. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cmocka.h>
-
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "hark/score.h"
 
@@ -68,10 +67,9 @@ static void test_hark_score_cfg_init__defaults(void **state)
     assert_int_equal(cfg.sla_minutes[0], 60);
     assert_int_equal(cfg.sla_minutes[3], 4320);
     assert_string_equal(cfg.default_queue, "care");
-    assert_int_equal(cfg.export_mask, HARK_CUST_F_ID | HARK_CUST_F_NAME |
-                                          HARK_CUST_F_TIER |
-                                          HARK_CUST_F_SEGMENT |
-                                          HARK_CUST_F_CLV);
+    assert_int_equal(cfg.export_mask,
+                     HARK_CUST_F_ID | HARK_CUST_F_NAME | HARK_CUST_F_TIER |
+                         HARK_CUST_F_SEGMENT | HARK_CUST_F_CLV);
     hark_score_cfg_cleanup(&cfg);
 }
 
@@ -155,11 +153,13 @@ static void test_hark_score_item__levels(void **state)
     (void)state;
     struct hark_score_cfg cfg;
     hark_score_cfg_init(&cfg);
+
     static const struct {
         int64_t points;
         const char *level;
     } cases[] = {{100, "p1"}, {80, "p1"}, {79, "p2"}, {60, "p2"},
                  {59, "p3"},  {35, "p3"}, {34, "p4"}, {0, "p4"}};
+
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct hark_item *item = make_item(cases[i].points, -1);
         hark_score_item(&cfg, item, NOW_MS);
@@ -254,17 +254,17 @@ static struct hark_json_doc *parse(const char *text)
 static void test_hark_score_cfg_parse__overrides(void **state)
 {
     (void)state;
-    struct hark_json_doc *doc = parse(
-        "{\"weights\": {\"rules\": 2, \"negative_sentiment\": 10,\n"
-        "  \"customer\": 5, \"influence\": 0, \"relationship\": 1,\n"
-        "  \"tier\": {\"VIP\": 40}},\n"
-        " \"clv_ref\": 100,\n"
-        " \"relationship\": {\"referral\": 1, \"positive_mention\": 2,\n"
-        "   \"recommendation\": 3, \"introduction\": 4},\n"
-        " \"levels\": {\"p1\": 90, \"p2\": 50, \"p3\": 10},\n"
-        " \"sla_minutes\": {\"p1\": 15, \"p4\": 10080},\n"
-        " \"default_queue\": \"support\",\n"
-        " \"export\": [\"id\", \"revenue_12m\", \"counts\"]}\n");
+    struct hark_json_doc *doc =
+        parse("{\"weights\": {\"rules\": 2, \"negative_sentiment\": 10,\n"
+              "  \"customer\": 5, \"influence\": 0, \"relationship\": 1,\n"
+              "  \"tier\": {\"VIP\": 40}},\n"
+              " \"clv_ref\": 100,\n"
+              " \"relationship\": {\"referral\": 1, \"positive_mention\": 2,\n"
+              "   \"recommendation\": 3, \"introduction\": 4},\n"
+              " \"levels\": {\"p1\": 90, \"p2\": 50, \"p3\": 10},\n"
+              " \"sla_minutes\": {\"p1\": 15, \"p4\": 10080},\n"
+              " \"default_queue\": \"support\",\n"
+              " \"export\": [\"id\", \"revenue_12m\", \"counts\"]}\n");
     struct hark_diag diag;
     hark_diag_init(&diag);
     struct hark_score_cfg cfg;
@@ -286,8 +286,8 @@ static void test_hark_score_cfg_parse__overrides(void **state)
     assert_int_equal(cfg.sla_minutes[1], 240); /* kept */
     assert_int_equal(cfg.sla_minutes[3], 10080);
     assert_string_equal(cfg.default_queue, "support");
-    assert_int_equal(cfg.export_mask, HARK_CUST_F_ID | HARK_CUST_F_REVENUE |
-                                          HARK_CUST_F_COUNTS);
+    assert_int_equal(cfg.export_mask,
+                     HARK_CUST_F_ID | HARK_CUST_F_REVENUE | HARK_CUST_F_COUNTS);
 
     struct hark_item *item = make_item(30, 1000);
     make_customer(item, "vip", 50);
@@ -337,19 +337,20 @@ static void test_hark_score_cfg_parse__unknown_key_has_position(void **state)
 static void test_hark_score_cfg_parse__bad_values(void **state)
 {
     (void)state;
-    struct hark_json_doc *doc = parse(
-        "{\"weights\": {\"tier\": {\"gold\": \"high\"}, \"rulez\": 1},\n"
-        " \"clv_ref\": 0,\n"
-        " \"levels\": {\"p1\": 50, \"p2\": 60},\n"
-        " \"sla_minutes\": {\"p2\": 0, \"p3\": 1.5},\n"
-        " \"default_queue\": \"\",\n"
-        " \"export\": [\"id\", \"email\"]}\n");
+    struct hark_json_doc *doc =
+        parse("{\"weights\": {\"tier\": {\"gold\": \"high\"}, \"rulez\": 1},\n"
+              " \"clv_ref\": 0,\n"
+              " \"levels\": {\"p1\": 50, \"p2\": 60},\n"
+              " \"sla_minutes\": {\"p2\": 0, \"p3\": 1.5},\n"
+              " \"default_queue\": \"\",\n"
+              " \"export\": [\"id\", \"email\"]}\n");
     struct hark_diag diag;
     hark_diag_init(&diag);
     struct hark_score_cfg cfg;
     hark_score_cfg_init(&cfg);
     assert_int_equal(hark_score_cfg_parse(doc, doc->root, &diag, &cfg),
                      HARK_EINVAL);
+
     static const struct {
         int line;
         const char *text;
@@ -365,6 +366,7 @@ static void test_hark_score_cfg_parse__bad_values(void **state)
         {5, "priority.default_queue must not be empty"},
         {6, "unknown customer field \"email\" in export; expected \"id\""},
     };
+
     assert_int_equal(diag.n_entries, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < diag.n_entries; i++) {
         assert_int_equal(diag.entries[i].line, want[i].line);
@@ -392,7 +394,8 @@ static void test_hark_score_cfg_parse__not_an_object(void **state)
     assert_int_equal(hark_score_cfg_parse(doc, doc->root, &diag, &cfg),
                      HARK_EINVAL);
     assert_int_equal(diag.n_errors, 1);
-    assert_non_null(strstr(diag.entries[0].message, "priority must be an object"));
+    assert_non_null(
+        strstr(diag.entries[0].message, "priority must be an object"));
     hark_score_cfg_cleanup(&cfg);
     hark_json_doc_free(doc);
     hark_diag_cleanup(&diag);

@@ -6,11 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cmocka.h>
-
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "filters/normalize_int.h"
 
@@ -54,12 +53,18 @@ static void test_hark_normalize_text__math_bold_and_fullwidth(void **state)
 static void test_hark_normalize_text__casefold_and_compose(void **state)
 {
     (void)state;
-    norm_eq("STRA\xc3\x9f" "E", "strasse");      /* STRAßE */
-    norm_eq("Cafe\xcc\x81", "caf\xc3\xa9");      /* e + U+0301 -> é */
-    norm_eq("CAF\xc3\x89", "caf\xc3\xa9");       /* É -> é */
-    norm_eq("\xef\xac\x81le", "file");           /* ﬁ ligature */
-    norm_eq("re\xe2\x80\x8b" "fund", "refund");  /* zero-width space */
-    norm_eq("a\xc2\xa0" "b", "a b");             /* no-break space */
+    norm_eq("STRA\xc3\x9f"
+            "E",
+            "strasse");                     /* STRAßE */
+    norm_eq("Cafe\xcc\x81", "caf\xc3\xa9"); /* e + U+0301 -> é */
+    norm_eq("CAF\xc3\x89", "caf\xc3\xa9");  /* É -> é */
+    norm_eq("\xef\xac\x81le", "file");      /* ﬁ ligature */
+    norm_eq("re\xe2\x80\x8b"
+            "fund",
+            "refund"); /* zero-width space */
+    norm_eq("a\xc2\xa0"
+            "b",
+            "a b"); /* no-break space */
 }
 
 static void test_hark_normalize_span__maps_to_original_code_points(void **s)
@@ -127,7 +132,9 @@ static void test_hark_normalize_text__reuses_buffers(void **state)
 static void test_hark_normalize_dup__same_as_text(void **state)
 {
     (void)state;
-    char *d = hark_normalize_dup("Money \xef\xbc\xa2" "ack", 12);
+    char *d = hark_normalize_dup("Money \xef\xbc\xa2"
+                                 "ack",
+                                 12);
     assert_string_equal(d, "money back");
     free(d);
 }
@@ -140,8 +147,7 @@ int main(void)
         cmocka_unit_test(test_hark_normalize_text__casefold_and_compose),
         cmocka_unit_test(
             test_hark_normalize_span__maps_to_original_code_points),
-        cmocka_unit_test(
-            test_hark_normalize_span__expansion_maps_whole_source),
+        cmocka_unit_test(test_hark_normalize_span__expansion_maps_whole_source),
         cmocka_unit_test(test_hark_normalize_text__reuses_buffers),
         cmocka_unit_test(test_hark_normalize_dup__same_as_text),
     };

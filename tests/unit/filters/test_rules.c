@@ -13,13 +13,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cmocka.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "hark/diag.h"
 #include "hark/item.h"
@@ -123,8 +122,8 @@ static const char *diag_msg(size_t i)
     static char buf[1024];
     assert_true(i < fx->diag.n_entries);
     const struct hark_diag_entry *e = &fx->diag.entries[i];
-    snprintf(buf, sizeof(buf), "%s:%d:%d: %s", e->file ? e->file : "-",
-             e->line, e->column, e->message);
+    snprintf(buf, sizeof(buf), "%s:%d:%d: %s", e->file ? e->file : "-", e->line,
+             e->column, e->message);
     return buf;
 }
 
@@ -163,8 +162,11 @@ static bool matches(const char *text, const char *rule)
     return is_hit;
 }
 
-static void assert_span(const struct hark_match *m, size_t i,
-                        enum hark_field field, uint32_t start, uint32_t end)
+static void assert_span(const struct hark_match *m,
+                        size_t i,
+                        enum hark_field field,
+                        uint32_t start,
+                        uint32_t end)
 {
     assert_true(i < m->n_spans);
     assert_int_equal(m->spans[i].field, field);
@@ -293,8 +295,7 @@ static void test_hark_rules_apply__reports_every_span(void **state)
               "`none`: [{`keywords`: [`never`]}]}}]}");
     /* 0         1         2         3
        0123456789012345678901234567890123456 */
-    struct hark_item *item =
-        apply_text("refund now, refund today, refund NOW");
+    struct hark_item *item = apply_text("refund now, refund today, refund NOW");
     const struct hark_match *m = find_match(item, "s");
     assert_non_null(m);
     assert_int_equal(m->n_spans, 6);
@@ -638,8 +639,7 @@ static void test_hark_rules_load__unknown_list(void **state)
     const char *paths[] = {"bad.json"};
     assert_int_equal(load_fail(paths, 1), HARK_EINVAL);
     assert_int_equal(fx->diag.n_errors, 1);
-    assert_string_equal(diag_msg(0),
-                        "bad.json:3:28: unknown list \"@nope\"");
+    assert_string_equal(diag_msg(0), "bad.json:3:28: unknown list \"@nope\"");
 }
 
 static void test_hark_rules_load__collects_every_problem(void **state)

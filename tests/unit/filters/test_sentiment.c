@@ -4,15 +4,14 @@
  * 3.3.x's published outputs (its README and demo).
  */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -340,12 +339,12 @@ static void test_hark_sentiment_score_text__odd_utf8(void **state)
 {
     (void)state;
     static const char *const texts[] = {
-        "\xff\xfe good \xc3",          /* stray bytes, truncated sequence */
-        "good \x80\x80\x80 \xe2\x82",  /* lone continuations */
-        "\xf0\x9f\x98",                /* truncated emoji alone */
-        "caf\xc3\xa9 is good",         /* valid Latin-1 letters */
-        "\xc0\xaf good",               /* overlong '/' */
-        "good\xc2\xa0!",               /* no-break space splits */
+        "\xff\xfe good \xc3",         /* stray bytes, truncated sequence */
+        "good \x80\x80\x80 \xe2\x82", /* lone continuations */
+        "\xf0\x9f\x98",               /* truncated emoji alone */
+        "caf\xc3\xa9 is good",        /* valid Latin-1 letters */
+        "\xc0\xaf good",              /* overlong '/' */
+        "good\xc2\xa0!",              /* no-break space splits */
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         enum hark_sentiment_label label;
@@ -382,7 +381,48 @@ static void test_hark_sentiment_score_text__long_text(void **state)
     hark_buf_cleanup(&buf);
 }
 
-/* ---- posts ---------------------------------------------------------------- */
+/* The lexicon is shared by every worker: score from several threads. */
+static const char *const concurrent_texts[] = {
+    "VADER is VERY SMART, handsome, and FUNNY!!!",
+    "I want a refund now, this is terrible",
+    "Catch utf-8 emoji such as \xf0\x9f\x92\x98 and \xf0\x9f\x92\x8b",
+    "not bad at all, but the app keeps crashing :(",
+};
+
+static void *score_many(void *arg)
+{
+    const double *expected = arg;
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < 4; i++) {
+            if (score_of(concurrent_texts[i], NULL) != expected[i]) {
+                return (void *)concurrent_texts[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_hark_sentiment_score_text__concurrent(void **state)
+{
+    (void)state;
+    double expected[4];
+    for (size_t i = 0; i < 4; i++) {
+        expected[i] = score_of(concurrent_texts[i], NULL);
+    }
+    pthread_t threads[4];
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, score_many, expected), 0);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        void *bad = NULL;
+        assert_int_equal(pthread_join(threads[i], &bad), 0);
+        assert_null(bad);
+    }
+}
+
+/* ---- posts ----------------------------------------------------------------
+ */
 
 static void test_hark_sentiment_score__language(void **state)
 {
@@ -465,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_hark_sentiment_score_text__empty_is_neutral),
         cmocka_unit_test(test_hark_sentiment_score_text__odd_utf8),
         cmocka_unit_test(test_hark_sentiment_score_text__long_text),
+        cmocka_unit_test(test_hark_sentiment_score_text__concurrent),
         cmocka_unit_test(test_hark_sentiment_score__language),
         cmocka_unit_test(test_hark_sentiment_score__title_and_spoiler),
     };

@@ -60,6 +60,9 @@ struct src {
     hark_err_t err;
 };
 
+/* backfill_pages for the next src_init (tests of backfill set it). */
+static int g_backfill_pages = 1;
+
 /* Runs init on the source object `json` with these common settings. */
 static void src_init(struct src *src,
                      const char *json,
@@ -80,7 +83,7 @@ static void src_init(struct src *src,
         .type = (char *)"mastodon",
         .base_url = base,
         .interval_s = 60,
-        .backfill_pages = 1,
+        .backfill_pages = g_backfill_pages,
         .page_limit = page_limit,
         .token_env = NULL,
     };
@@ -185,7 +188,7 @@ static void test_parse__timeline_public(void **state)
     assert_string_equal(page.posts[7]->id, "117020593378945190");
     assert_string_equal(page.cursor, "117020593378945190");
     assert_null(page.next_token); /* a first run reads one page */
-    assert_true(page.is_forward);
+    assert_false(page.is_forward); /* commits when the walk ends */
 
     const struct hark_post *post = find_post(&page, "117020592137523525");
     assert_string_equal(post->text, "you can't say that on television");
@@ -567,6 +570,48 @@ static void test_parse__empty_page(void **state)
     src_cleanup(&src);
 }
 
+static void test_parse__backfill_walks_back_with_max_id(void **state)
+{
+    (void)state;
+    struct src src;
+    g_backfill_pages = 2;
+    void *m = state_for(&src, "http://localhost:3000");
+    g_backfill_pages = 1;
+    size_t len;
+    char *body = fixture("timeline_tag_page1.json", &len);
+    struct hark_page page;
+    char errbuf[256];
+    const char *base = "http://localhost:3000/api/v1/timelines/tag/x";
+    struct hark_buf url;
+    hark_buf_init(&url, 0);
+
+    /* Page 0 of a first run: the newest page, then one page back. */
+    assert_int_equal(ops->build_url(m, NULL, NULL, 0, &url), HARK_OK);
+    char *u0 = hark_xasprintf("%s?limit=10", base);
+    assert_int_equal(
+        parse_body(m, body, len, u0, &page, errbuf, sizeof(errbuf)), HARK_OK);
+    assert_false(page.is_forward);
+    assert_string_equal(page.cursor, "117020582251615632");
+    assert_string_equal(page.next_token, "max:117020582177108552");
+    assert_int_equal(ops->build_url(m, NULL, page.next_token, 1, &url),
+                     HARK_OK);
+    assert_non_null(strstr(url.ptr, "&max_id=117020582177108552"));
+    assert_null(strstr(url.ptr, "min_id"));
+    hark_page_cleanup(&page);
+
+    /* Page 1 is the last one backfill_pages allows. */
+    char *u1 = hark_xasprintf("%s?limit=10&max_id=117020582177108552", base);
+    assert_int_equal(
+        parse_body(m, body, len, u1, &page, errbuf, sizeof(errbuf)), HARK_OK);
+    assert_null(page.next_token);
+    hark_page_cleanup(&page);
+    free(u0);
+    free(u1);
+    hark_buf_cleanup(&url);
+    free(body);
+    src_cleanup(&src);
+}
+
 static void test_parse__next_token_when_catching_up(void **state)
 {
     (void)state;
@@ -685,11 +730,14 @@ static void test_build_url__forms(void **state)
 }
 
 /* Runs init on `json`; expects one error containing `want` at line:col. */
-static void
-expect_init_error(const char *json, const char *want, int line, int column)
+static void expect_init_error_with(const char *json,
+                                   const char *base_url,
+                                   const char *want,
+                                   int line,
+                                   int column)
 {
     struct src src;
-    src_init(&src, json, "https://mastodon.social", 0);
+    src_init(&src, json, base_url, 0);
     assert_int_equal(src.err, HARK_EINVAL);
     assert_null(src.state);
     assert_int_equal(src.diag.n_errors, 1);
@@ -702,6 +750,12 @@ expect_init_error(const char *json, const char *want, int line, int column)
     src_cleanup(&src);
 }
 
+static void
+expect_init_error(const char *json, const char *want, int line, int column)
+{
+    expect_init_error_with(json, "https://mastodon.social", want, line, column);
+}
+
 static void test_init__errors(void **state)
 {
     (void)state;
@@ -712,15 +766,52 @@ static void test_init__errors(void **state)
     expect_init_error("{\"timeline\": \"tag/\"}", "unknown timeline", 1, 14);
     expect_init_error("{\"timeline\": \"list/1/2\"}", "unknown timeline", 1,
                       14);
-    expect_init_error("{\"timeline\": 7}", "must be a string", 1, 14);
-    expect_init_error("{\"name\": \"acme\"}",
-                      "missing required key "
-                      "\"timeline\"",
-                      1, 1);
     expect_init_error("{\"timeline\": \"public\", \"stream\": true}",
                       "streaming is not built yet; use polling "
                       "(remove \"stream\")",
                       1, 34);
+}
+
+/* What the cfgmap check reports already, init refuses without a word. */
+static void expect_quiet_failure(const char *json, const char *base_url)
+{
+    struct src src;
+    src_init(&src, json, base_url, 0);
+    assert_int_equal(src.err, HARK_EINVAL);
+    assert_null(src.state);
+    assert_int_equal(src.diag.n_errors, 0);
+    src_cleanup(&src);
+}
+
+static void test_init__no_duplicate_of_cfgmap_errors(void **state)
+{
+    (void)state;
+    const char *b = "https://mastodon.social";
+    expect_quiet_failure("{\"timeline\": 7}", b);
+    expect_quiet_failure("{\"name\": \"acme\"}", b);
+    expect_quiet_failure("{\"timeline\": \"public\", \"stream\": 1}", b);
+    /* A missing or non-http base_url is the engine's to report. */
+    expect_quiet_failure("{\"timeline\": \"public\"}", "");
+    expect_quiet_failure("{\"timeline\": \"public\"}", "mastodon.social");
+
+    /* The cfgmap itself catches those (the engine merges it). */
+    struct src src;
+    src_init(&src, "{\"timeline\": 7, \"stream\": false}", b, 0);
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    assert_int_equal(hark_cfgmap_check(src.doc, src.doc->root,
+                                       hark_src_mastodon.cfgmap, "source",
+                                       &diag),
+                     HARK_EINVAL);
+    assert_int_equal(diag.n_errors, 1);
+    hark_diag_cleanup(&diag);
+    src_cleanup(&src);
+
+    /* An http URL without a host is ours to report. */
+    expect_init_error_with("{\"timeline\": \"public\", \"base_url\": "
+                           "\"https://\"}",
+                           "https://",
+                           "\"base_url\" must be the instance's URL", 1, 24);
 }
 
 static void test_init__common_keys_ignored(void **state)
@@ -805,9 +896,11 @@ int main(void)
         cmocka_unit_test(test_parse__malformed_status_skipped),
         cmocka_unit_test(test_parse__empty_page),
         cmocka_unit_test(test_parse__next_token_when_catching_up),
+        cmocka_unit_test(test_parse__backfill_walks_back_with_max_id),
         cmocka_unit_test(test_parse__no_rate_headers),
         cmocka_unit_test(test_build_url__forms),
         cmocka_unit_test(test_init__errors),
+        cmocka_unit_test(test_init__no_duplicate_of_cfgmap_errors),
         cmocka_unit_test(test_init__common_keys_ignored),
         cmocka_unit_test(test_registry__find_and_types),
         cmocka_unit_test(test_registry__response_header),

@@ -39,6 +39,13 @@ struct fixture {
     struct acks acks;
 };
 
+static char token_base[128];
+
+static void *tok(size_t n)
+{
+    return &token_base[n];
+}
+
 static void
 on_ack(void *opaque, void *token, hark_err_t status, const char *reason)
 {

@@ -29,6 +29,9 @@ struct acks {
     void *tokens[MAX_ACKS];
     hark_err_t status[MAX_ACKS];
     char reasons[MAX_ACKS][256];
+    /* When set, the first failed ack produces a record to "dlq". */
+    const struct hark_sink_ops *ops;
+    void *sink;
 };
 
 struct fixture {
@@ -48,6 +51,18 @@ static int64_t deadline_ms(void)
     return hark_mono_ms() + 60000;
 }
 
+static char token_base[MAX_ACKS];
+
+static void *tok(size_t n)
+{
+    return &token_base[n];
+}
+
+static size_t tok_n(const void *token)
+{
+    return (size_t)((const char *)token - token_base);
+}
+
 static void
 on_ack(void *opaque, void *token, hark_err_t status, const char *reason)
 {
@@ -58,6 +73,16 @@ on_ack(void *opaque, void *token, hark_err_t status, const char *reason)
     (void)snprintf(acks->reasons[acks->n], sizeof(acks->reasons[0]), "%s",
                    reason ? reason : "");
     acks->n++;
+    if (status != HARK_OK && acks->ops) {
+        const struct hark_sink_ops *ops = acks->ops;
+        acks->ops = NULL;
+        assert_int_equal(ops->produce(acks->sink, "dlq", NULL, 0, "dead", 4,
+                                      tok(MAX_ACKS - 1)),
+                         HARK_OK);
+        /* A pipeline waiting out backpressure would poll here. */
+        ops->poll(acks->sink, 0);
+        assert_int_equal(ops->flush(acks->sink, 0), HARK_EAGAIN);
+    }
 }
 
 static int setup(void **state)
@@ -76,6 +101,8 @@ static int setup(void **state)
     assert_int_equal(
         rd_kafka_mock_topic_create(fx->mcluster, "hark.posts", 1, 1),
         RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_mock_topic_create(fx->mcluster, "hark.dlq", 1, 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
     hark_diag_init(&fx->diag);
     fx->ops = hark_sink_ops_find("kafka");
     assert_non_null(fx->ops);
@@ -116,18 +143,6 @@ static hark_err_t open_sink(struct fixture *fx, const char *extra)
     free(config);
     return fx->ops->open(fx->doc, fx->doc->root, "/nonexistent", &fx->diag,
                          on_ack, &fx->acks, &fx->sink);
-}
-
-static char token_base[MAX_ACKS];
-
-static void *tok(size_t n)
-{
-    return &token_base[n];
-}
-
-static size_t tok_n(const void *token)
-{
-    return (size_t)((const char *)token - token_base);
 }
 
 static void wait_acks(struct fixture *fx, size_t want)
@@ -270,13 +285,20 @@ static void test_kafka_poll__broker_refusal_is_permanent(void **state)
     assert_int_equal(open_sink(fx, NULL), HARK_OK);
     produce_n(fx, 1, 1); /* a first message gets the producer id */
     wait_acks(fx, 1);
+    fx->acks.ops = fx->ops; /* the refusal's ack produces to the DLQ */
+    fx->acks.sink = fx->sink;
     rd_kafka_mock_push_request_errors(
         fx->mcluster, PRODUCE_API_KEY, 1,
         RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     produce_n(fx, 1, 2);
-    wait_acks(fx, 2);
+    wait_acks(fx, 3);
     assert_int_equal(fx->acks.status[1], HARK_EPEER);
     assert_non_null(strstr(fx->acks.reasons[1], "uthoriz"));
+    assert_ptr_equal(fx->acks.tokens[2], tok(MAX_ACKS - 1));
+    assert_int_equal(fx->acks.status[2], HARK_OK);
+    char **got = consume(fx, "hark.dlq", 1);
+    assert_string_equal(got[0], "\tdead");
+    free_strings(got);
 }
 
 static void test_kafka_poll__retriable_errors_still_deliver(void **state)
