@@ -91,12 +91,14 @@ struct hark_snapshot *hark_snapshot_ref(struct hark_snapshot *snap);
 void hark_snapshot_unref(struct hark_snapshot *snap);
 
 /*
- * Runs the filters and enrichment of one item against `snap` (what a
- * worker and the enrich stage do, in one call, for `hark try`).
+ * Runs the filters of one item against `snap`, as a worker does. The
+ * pipeline scores sentiment only for posts it keeps; `hark try` asks for
+ * every post (is_always_scored), so "unscored" keeps meaning "a language
+ * the lexicon does not cover".
  */
 void hark_app_analyze(const struct hark_snapshot *snap,
                       struct hark_rules_scratch *scratch,
-                      struct hark_item *item);
+                      struct hark_item *item, bool is_always_scored);
 void hark_app_enrich(const struct hark_snapshot *snap, struct hark_item *item,
                      int64_t now_ms);
 /* Whether the post's author is one of the brand's own accounts. */

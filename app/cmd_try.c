@@ -230,7 +230,7 @@ static void try_one(const struct hark_snapshot *snap,
                     const struct try_opts *o, size_t n)
 {
     struct hark_item *item = hark_item_new(post);
-    hark_app_analyze(snap, scratch, item);
+    hark_app_analyze(snap, scratch, item, true);
     int64_t since = 0;
     if (!post->created_at ||
         hark_time_parse(post->created_at, &since) != HARK_OK) {

@@ -350,10 +350,16 @@ static hark_err_t parse_sinks(struct hark_app_config *cfg,
                             "unknown sink \"%s\"; expected one of %s",
                             v->keys[i], hark_sink_names());
             err = HARK_EINVAL;
-        } else if (v->items[i]->type != HARK_JSON_OBJECT) {
-            hark_json_error(cfg->doc, diag, v->items[i]->offset,
-                            "sink \"%s\" must be an object", v->keys[i]);
-            err = HARK_EINVAL;
+        } else {
+            /* Keys only: opening (a producer, the environment) is run's. */
+            char what[64];
+            snprintf(what, sizeof(what), "sink '%s'", v->keys[i]);
+            const struct hark_sink_ops *ops = hark_sink_ops_find(v->keys[i]);
+            if (ops->cfgmap && hark_cfgmap_check(cfg->doc, v->items[i],
+                                                 ops->cfgmap, what,
+                                                 diag) != HARK_OK) {
+                err = HARK_EINVAL;
+            }
         }
     }
     cfg->sinks = v;

@@ -150,7 +150,7 @@ static void *worker_main(void *arg)
         }
         struct hark_item *item = v;
         struct hark_snapshot *snap = snap_get(p);
-        hark_app_analyze(snap, scratch, item);
+        hark_app_analyze(snap, scratch, item, false);
         hark_snapshot_unref(snap);
         struct emit_job *job = hark_xcalloc(1, sizeof(*job));
         job->item = item;
@@ -172,8 +172,9 @@ static void ack_post(struct hark_pipeline *p, uint32_t src, uint64_t seq)
 
 static void poll_sinks(struct hark_pipeline *p, int timeout_ms)
 {
+    /* A file sink's poll never blocks; Kafka's waits for reports. */
     for (size_t i = 0; i < p->n_sinks; i++) {
-        p->sinks[i].ops->poll(p->sinks[i].state, i == 0 ? timeout_ms : 0);
+        p->sinks[i].ops->poll(p->sinks[i].state, timeout_ms);
     }
 }
 

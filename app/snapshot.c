@@ -59,14 +59,14 @@ void hark_snapshot_unref(struct hark_snapshot *snap)
 
 void hark_app_analyze(const struct hark_snapshot *snap,
                       struct hark_rules_scratch *scratch,
-                      struct hark_item *item)
+                      struct hark_item *item, bool is_always_scored)
 {
     hark_rules_apply(snap->rules, scratch, item);
     bool is_kept = item->action == HARK_ACTION_TAG ||
                    item->action == HARK_ACTION_ENGAGE ||
                    (item->action == HARK_ACTION_NONE &&
                     snap->cfg->keep_unmatched);
-    if (is_kept && !item->post->is_deleted) {
+    if ((is_kept || is_always_scored) && !item->post->is_deleted) {
         hark_sentiment_score(snap->lexicon, item->post, &item->sentiment);
     }
 }

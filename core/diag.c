@@ -57,6 +57,8 @@ static struct hark_diag_entry *add_entry(struct hark_diag *diag,
     return e;
 }
 
+static char *vformat(const char *fmt, va_list ap) HARK_PRINTF(1, 0);
+
 static char *vformat(const char *fmt, va_list ap)
 {
     va_list ap2;

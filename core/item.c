@@ -53,6 +53,7 @@ void hark_item_free(struct hark_item *item)
     }
     free(item->priority.reasons);
     free(item->route_queue);
+    free(item->behaviour_segment);
     free(item);
 }
 
@@ -92,7 +93,11 @@ void hark_item_add_reason(struct hark_item *item, const char *factor,
 void hark_sentiment_add_term(struct hark_sentiment *s, const char *term,
                              size_t term_len, double valence)
 {
-    s->terms = hark_xrealloc(s->terms, (s->n_terms + 1) * sizeof(*s->terms));
+    /* Capacity doubles at every power of two (no field needed). */
+    size_t n = s->n_terms;
+    if (n == 0 || (n & (n - 1)) == 0) {
+        s->terms = hark_xrealloc(s->terms, (n ? n * 2 : 4) * sizeof(*s->terms));
+    }
     s->terms[s->n_terms].term = hark_xstrndup(term, term_len);
     s->terms[s->n_terms].valence = valence;
     s->n_terms++;

@@ -566,6 +566,10 @@ const char *hark_json_type_name(enum hark_json_type type)
 
 static void vreport(const struct hark_json_doc *doc, struct hark_diag *diag,
                     enum hark_diag_severity sev, size_t offset,
+                    const char *fmt, va_list ap) HARK_PRINTF(5, 0);
+
+static void vreport(const struct hark_json_doc *doc, struct hark_diag *diag,
+                    enum hark_diag_severity sev, size_t offset,
                     const char *fmt, va_list ap)
 {
     char msg[1024];

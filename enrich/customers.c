@@ -145,6 +145,15 @@ static bool should_stop(const struct loader *ld)
 
 /* ---- arena ---------------------------------------------------------- */
 
+/* ASCII lowercase; other bytes (UTF-8 included) unchanged. */
+static char lower(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (char)(c - 'A' + 'a');
+    }
+    return c;
+}
+
 /* Appends s[0..len) (folded to lowercase when asked) and a NUL. */
 static bool arena_add(
     struct loader *ld, const char *s, size_t len, bool is_folded, uint32_t *off)
@@ -166,8 +175,7 @@ static bool arena_add(
     char *p = dir->arena + dir->arena_len;
     if (is_folded) {
         for (size_t i = 0; i < len; i++) {
-            char c = s[i];
-            p[i] = (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+            p[i] = lower(s[i]);
         }
     } else if (len) {
         memcpy(p, s, len);
@@ -301,11 +309,7 @@ count_field(struct loader *ld, enum col col, struct hark_str v, uint32_t *out)
 static bool eq_nocase(const char *a, const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        char x = a[i];
-        char y = b[i];
-        x = (x >= 'A' && x <= 'Z') ? (char)(x + ('a' - 'A')) : x;
-        y = (y >= 'A' && y <= 'Z') ? (char)(y + ('a' - 'A')) : y;
-        if (x != y) {
+        if (lower(a[i]) != lower(b[i])) {
             return false;
         }
     }

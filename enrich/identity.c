@@ -28,7 +28,7 @@
  * handles to ASCII; IDN hosts arrive as punycode); ids compare exactly.
  */
 /* MADV_HUGEPAGE is a Linux extension (see big_calloc). */
-#define _DEFAULT_SOURCE 1
+#define _DEFAULT_SOURCE 1 /* NOLINT */
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +170,58 @@ check_value(struct hark_cust_ident *id, char *errbuf, size_t errbuf_len)
     return HARK_OK;
 }
 
+/* The kind of a value written without '@', per platform. */
+static hark_err_t bare_kind(struct hark_cust_ident *out,
+                            struct hark_str all,
+                            struct hark_str v,
+                            char *errbuf,
+                            size_t errbuf_len)
+{
+    switch (out->platform) {
+    case HARK_CPLAT_MASTODON:
+        if (has_char(v, '@')) {
+            out->kind = HARK_CKIND_HANDLE; /* user@host */
+        } else if (all_digits(v)) {
+            out->kind = HARK_CKIND_ID;
+        } else if (v.len > 0) {
+            snprintf(errbuf, errbuf_len,
+                     "mastodon identity \"%.*s\" is neither an account "
+                     "id nor user@host",
+                     (int)all.len, all.ptr);
+            return HARK_EINVAL;
+        }
+        break;
+    case HARK_CPLAT_BLUESKY:
+        if (v.len > 0 && !has_prefix(v, "did:")) {
+            snprintf(errbuf, errbuf_len,
+                     "bluesky id \"%.*s\" is not a DID; write a handle "
+                     "as bluesky:@%.*s",
+                     (int)v.len, v.ptr, (int)v.len, v.ptr);
+            return HARK_EINVAL;
+        }
+        out->kind = HARK_CKIND_ID;
+        break;
+    case HARK_CPLAT_X:
+        if (v.len > 0 && !all_digits(v)) {
+            snprintf(errbuf, errbuf_len,
+                     "x id \"%.*s\" is not numeric; write a handle as "
+                     "x:@%.*s",
+                     (int)v.len, v.ptr, (int)v.len, v.ptr);
+            return HARK_EINVAL;
+        }
+        out->kind = HARK_CKIND_ID;
+        break;
+    case HARK_CPLAT_REDDIT:
+        /* an account fullname, else the (permanent) name */
+        out->kind = has_prefix(v, "t2_") ? HARK_CKIND_ID : HARK_CKIND_HANDLE;
+        break;
+    default:
+        out->kind = HARK_CKIND_HANDLE; /* Hacker News: names only */
+        break;
+    }
+    return HARK_OK;
+}
+
 hark_err_t hark_cust_ident_parse(const char *s,
                                  size_t len,
                                  struct hark_cust_ident *out,
@@ -203,50 +255,8 @@ hark_err_t hark_cust_ident_parse(const char *s,
         out->kind = HARK_CKIND_HANDLE;
         v.ptr++;
         v.len--;
-    } else {
-        switch (out->platform) {
-        case HARK_CPLAT_MASTODON:
-            if (has_char(v, '@')) {
-                out->kind = HARK_CKIND_HANDLE; /* user@host */
-            } else if (all_digits(v)) {
-                out->kind = HARK_CKIND_ID;
-            } else if (v.len > 0) {
-                snprintf(errbuf, errbuf_len,
-                         "mastodon identity \"%.*s\" is neither an account "
-                         "id nor user@host",
-                         (int)all.len, all.ptr);
-                return HARK_EINVAL;
-            }
-            break;
-        case HARK_CPLAT_BLUESKY:
-            if (v.len > 0 && !has_prefix(v, "did:")) {
-                snprintf(errbuf, errbuf_len,
-                         "bluesky id \"%.*s\" is not a DID; write a handle "
-                         "as bluesky:@%.*s",
-                         (int)v.len, v.ptr, (int)v.len, v.ptr);
-                return HARK_EINVAL;
-            }
-            out->kind = HARK_CKIND_ID;
-            break;
-        case HARK_CPLAT_X:
-            if (v.len > 0 && !all_digits(v)) {
-                snprintf(errbuf, errbuf_len,
-                         "x id \"%.*s\" is not numeric; write a handle as "
-                         "x:@%.*s",
-                         (int)v.len, v.ptr, (int)v.len, v.ptr);
-                return HARK_EINVAL;
-            }
-            out->kind = HARK_CKIND_ID;
-            break;
-        case HARK_CPLAT_REDDIT:
-            /* an account fullname, else the (permanent) name */
-            out->kind =
-                has_prefix(v, "t2_") ? HARK_CKIND_ID : HARK_CKIND_HANDLE;
-            break;
-        default:
-            out->kind = HARK_CKIND_HANDLE; /* Hacker News: names only */
-            break;
-        }
+    } else if (bare_kind(out, all, v, errbuf, errbuf_len) != HARK_OK) {
+        return HARK_EINVAL;
     }
     out->val = v;
     return check_value(out, errbuf, errbuf_len);

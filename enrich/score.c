@@ -280,7 +280,8 @@ hark_err_t hark_score_export_parse(const struct hark_json_doc *doc,
         const char *name = hark_json_str(v);
         size_t f = 0;
         size_t n_fields = sizeof(export_fields) / sizeof(export_fields[0]);
-        while (name && f < n_fields && strcmp(name, export_fields[f].name)) {
+        while (name && f < n_fields &&
+               strcmp(name, export_fields[f].name) != 0) {
             f++;
         }
         if (!name || f == n_fields) {
@@ -402,11 +403,19 @@ hark_err_t hark_score_cfg_parse(const struct hark_json_doc *doc,
 
 /* ---- scoring -------------------------------------------------------- */
 
+static char lower(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (char)(c - 'A' + 'a');
+    }
+    return c;
+}
+
 static bool eq_nocase(const char *a, const char *b)
 {
     for (;; a++, b++) {
-        char x = (*a >= 'A' && *a <= 'Z') ? (char)(*a + ('a' - 'A')) : *a;
-        char y = (*b >= 'A' && *b <= 'Z') ? (char)(*b + ('a' - 'A')) : *b;
+        char x = lower(*a);
+        char y = lower(*b);
         if (x != y) {
             return false;
         }
@@ -577,7 +586,9 @@ void hark_score_item(const struct hark_score_cfg *cfg,
     p->score = sum < 0 ? 0 : (sum > 100 ? 100 : sum);
     p->is_clamped = p->score != sum;
     int level = level_index(cfg, p->score);
-    snprintf(p->level, sizeof(p->level), "p%d", level + 1);
+    p->level[0] = 'p';
+    p->level[1] = (char)('1' + (level & 3)); /* level_index gives 0..3 */
+    p->level[2] = '\0';
 
     if (item->action == HARK_ACTION_ENGAGE) {
         const char *queue = item->rule_route && *item->rule_route

@@ -144,7 +144,10 @@ static bool all_ascii(const char *s, size_t len)
 
 static char ascii_lower(char c)
 {
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    if (c >= 'A' && c <= 'Z') {
+        return (char)(c + ('a' - 'A'));
+    }
+    return c;
 }
 
 void hark_normalize_text(struct hark_normalize *norm, const char *s, size_t len)

@@ -170,8 +170,8 @@ where(const struct hark_json_doc *doc, size_t offset, char *out, size_t out_len)
     int line = 0;
     int column = 0;
     hark_diag_position(doc->text, doc->text_len, offset, &line, &column);
-    snprintf(out, out_len, "%s:%d:%d", doc->file ? doc->file : "-", line,
-             column);
+    (void)snprintf(out, out_len, "%s:%d:%d", doc->file ? doc->file : "-", line,
+                   column);
 }
 
 /* ------------------------------------------------------------------ */
@@ -225,6 +225,43 @@ static void collect_pack(struct loader *ld, const struct hark_json_doc *doc)
     }
 }
 
+/*
+ * True when the file `st` names is already on the include chain (an error
+ * at the include) or already read (a repeat, silently skipped).
+ */
+static bool is_seen(struct loader *ld,
+                    const struct stat *st,
+                    const struct hark_json_doc *from_doc,
+                    size_t from_offset)
+{
+    for (size_t i = 0; i < ld->n_stack; i++) {
+        const struct loaded_file *lf = &ld->files[ld->stack[i]];
+        if (lf->dev != st->st_dev || lf->ino != st->st_ino) {
+            continue;
+        }
+        char chain[1024];
+        size_t n = 0;
+        chain[0] = '\0';
+        for (size_t k = i; k < ld->n_stack; k++) {
+            const char *f = ld->files[ld->stack[k]].doc->file;
+            int w = snprintf(chain + n, sizeof(chain) - n, "%s -> ", f);
+            if (w < 0 || (size_t)w >= sizeof(chain) - n) {
+                break;
+            }
+            n += (size_t)w;
+        }
+        hark_json_error(from_doc, ld->diag, from_offset, "include cycle: %s%s",
+                        chain, lf->doc->file);
+        return true;
+    }
+    for (size_t i = 0; i < ld->n_files; i++) {
+        if (ld->files[i].dev == st->st_dev && ld->files[i].ino == st->st_ino) {
+            return true; /* included twice: read once */
+        }
+    }
+    return false;
+}
+
 static void load_file(struct loader *ld,
                       const char *path,
                       const struct hark_json_doc *from_doc,
@@ -240,29 +277,8 @@ static void load_file(struct loader *ld,
         return;
     }
     /* (Without a stat, hark_json_load_file reports why.) */
-    for (size_t i = 0; has_stat && i < ld->n_stack; i++) {
-        const struct loaded_file *lf = &ld->files[ld->stack[i]];
-        if (lf->dev == st.st_dev && lf->ino == st.st_ino) {
-            char chain[1024];
-            size_t n = 0;
-            chain[0] = '\0';
-            for (size_t k = i; k < ld->n_stack; k++) {
-                const char *f = ld->files[ld->stack[k]].doc->file;
-                int w = snprintf(chain + n, sizeof(chain) - n, "%s -> ", f);
-                if (w < 0 || (size_t)w >= sizeof(chain) - n) {
-                    break;
-                }
-                n += (size_t)w;
-            }
-            hark_json_error(from_doc, ld->diag, from_offset,
-                            "include cycle: %s%s", chain, lf->doc->file);
-            return;
-        }
-    }
-    for (size_t i = 0; has_stat && i < ld->n_files; i++) {
-        if (ld->files[i].dev == st.st_dev && ld->files[i].ino == st.st_ino) {
-            return; /* included twice: read once */
-        }
+    if (has_stat && is_seen(ld, &st, from_doc, from_offset)) {
+        return;
     }
     struct hark_json_doc *doc = NULL;
     hark_err_t err = hark_json_load_file(path, ld->diag, &doc);
@@ -464,7 +480,7 @@ static void compile_authors(struct loader *ld)
     for (size_t i = 0; i < ld->n_authors; i++) {
         const struct located *a = &ld->authors[i];
         char what[300];
-        snprintf(what, sizeof(what), "author list '%s'", a->name);
+        (void)snprintf(what, sizeof(what), "author list '%s'", a->name);
         if (hark_cfgmap_check(a->doc, a->v, author_map, what, ld->diag) !=
                 HARK_OK &&
             a->v->type != HARK_JSON_OBJECT) {
@@ -603,7 +619,7 @@ static bool cond_regex(struct cctx *c,
     if (!node->code) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0) {
-            snprintf((char *)msg, sizeof(msg), "error %d", errcode);
+            (void)snprintf((char *)msg, sizeof(msg), "error %d", errcode);
         }
         size_t start = v->offset + 1;
         size_t raw =
@@ -671,7 +687,7 @@ static struct trie *trie_child(struct trie *t, const char *atom)
     }
     struct trie *kid = hark_xcalloc(1, sizeof(*kid));
     kid->atom = hark_xstrdup(atom);
-    t->kids = grow(t->kids, t->n_kids, sizeof(*t->kids));
+    t->kids = grow(t->kids, t->n_kids, sizeof(struct trie *));
     t->kids[t->n_kids++] = kid;
     return kid;
 }
@@ -713,6 +729,44 @@ static bool is_blank(char ch)
 #define APOSTROPHES "['\\x{2019}\\x{02bc}]"
 
 /*
+ * The atom for the code point at *sp (advancing *sp to its last byte):
+ * a wildcard class, an apostrophe class, an escaped metacharacter or the
+ * code point itself.
+ */
+static const char *term_atom(const char **sp, char atom[8], bool *is_literal)
+{
+    const char *s = *sp;
+    unsigned char ch = (unsigned char)*s;
+    *is_literal = true;
+    if (ch == '*' || ch == '?') {
+        *is_literal = false;
+        return ch == '*' ? WORD_CLASS "*" : WORD_CLASS;
+    }
+    if (ch == '\'') {
+        return APOSTROPHES;
+    }
+    if (strncmp(s, "\xe2\x80\x99", 3) == 0) { /* U+2019 */
+        *sp = s + 2;
+        return APOSTROPHES;
+    }
+    if (strchr("\\^$.[]|()+{}#-/", ch)) {
+        atom[0] = '\\';
+        atom[1] = (char)ch;
+        atom[2] = '\0';
+        return atom;
+    }
+    /* One whole code point: a group must not split UTF-8. */
+    size_t n = 1;
+    while (n < 4 && ((unsigned char)s[n] & 0xc0) == 0x80) {
+        n++;
+    }
+    memcpy(atom, s, n);
+    atom[n] = '\0';
+    *sp = s + n - 1;
+    return atom;
+}
+
+/*
  * Adds one term to the trie; false (and an error) when the term is not a
  * usable keyword.
  */
@@ -726,9 +780,6 @@ static bool term_insert(struct cctx *c, const struct term *t, struct trie *root)
         s++;
     }
     for (; *s; s++) {
-        char atom[8];
-        const char *a = atom;
-        unsigned char ch = (unsigned char)*s;
         if (is_blank(*s)) {
             while (is_blank(s[1])) {
                 s++;
@@ -739,37 +790,18 @@ static bool term_insert(struct cctx *c, const struct term *t, struct trie *root)
             at_word_start = true;
             continue;
         }
-        if (ch == '*') {
-            if (at_word_start) {
-                hark_json_error(t->doc, c->ld->diag, t->offset,
-                                "keyword \"%s\": \"*\" may only be inside or "
-                                "at the end of a word",
-                                t->text);
-                return false;
-            }
-            a = WORD_CLASS "*";
-        } else if (ch == '?') {
-            a = WORD_CLASS;
-        } else if (ch == '\'' || strncmp(s, "\xe2\x80\x99", 3) == 0) {
-            a = APOSTROPHES; /* ' or U+2019 */
-            s += ch == '\'' ? 0 : 2;
-            has_literal = true;
-        } else if (strchr("\\^$.[]|()+{}#-/", ch)) {
-            atom[0] = '\\';
-            atom[1] = (char)ch;
-            atom[2] = '\0';
-            has_literal = true;
-        } else {
-            /* One whole code point: a group must not split UTF-8. */
-            size_t n = 1;
-            while (n < 4 && ((unsigned char)s[n] & 0xc0) == 0x80) {
-                n++;
-            }
-            memcpy(atom, s, n);
-            atom[n] = '\0';
-            s += n - 1;
-            has_literal = true;
+        char atom[8];
+        bool is_star = *s == '*';
+        bool is_literal = false;
+        const char *a = term_atom(&s, atom, &is_literal);
+        if (is_star && at_word_start) {
+            hark_json_error(t->doc, c->ld->diag, t->offset,
+                            "keyword \"%s\": \"*\" may only be inside or "
+                            "at the end of a word",
+                            t->text);
+            return false;
         }
+        has_literal = has_literal || is_literal;
         node = trie_child(node, a);
         at_word_start = false;
     }
@@ -886,7 +918,7 @@ static bool cond_keywords(struct cctx *c,
         if (!node->code) {
             PCRE2_UCHAR msg[256];
             if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0) {
-                snprintf((char *)msg, sizeof(msg), "error %d", errcode);
+                (void)snprintf((char *)msg, sizeof(msg), "error %d", errcode);
             }
             hark_json_error(c->doc, c->ld->diag, arr->offset,
                             "rule '%s': keywords do not compile: %s",
@@ -960,7 +992,7 @@ static bool cond_field(struct cctx *c,
         }
         for (size_t i = 0; i < HARK_RULES_TF_COUNT; i++) {
             if (strcmp(f->s, text_fields[i]) == 0) {
-                node->fields = 1u << i;
+                node->fields = 1U << i;
                 return true;
             }
         }
@@ -1010,11 +1042,29 @@ static bool cond_compare(const struct hark_json *obj,
     for (size_t i = 0; i < 5; i++) {
         const struct hark_json *v = hark_json_get(obj, ops[i]);
         if (v) {
-            node->ops |= 1u << i;
+            node->ops |= 1U << i;
             *vals[i] = hark_json_num(v, 0);
         }
     }
     return true;
+}
+
+static bool add_kind(struct cctx *c,
+                     const struct hark_json *s,
+                     struct hark_rules_node *node)
+{
+    static const char *const kinds[] = {"post", "comment", "reply", "repost"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        if (strcmp(s->s, kinds[k]) == 0) {
+            node->kind_mask |= 1U << k;
+            return true;
+        }
+    }
+    hark_json_error(c->doc, c->ld->diag, s->offset,
+                    "unknown kind \"%s\"; expected \"post\", \"comment\", "
+                    "\"reply\" or \"repost\"",
+                    s->s);
+    return false;
 }
 
 static bool cond_set(struct cctx *c,
@@ -1022,7 +1072,6 @@ static bool cond_set(struct cctx *c,
                      enum test_kind test,
                      struct hark_rules_node *node)
 {
-    static const char *const kinds[] = {"post", "comment", "reply", "repost"};
     const struct hark_json *const *items = &v;
     size_t n = 1;
     if (v->type == HARK_JSON_ARRAY) {
@@ -1051,19 +1100,7 @@ static bool cond_set(struct cctx *c,
             continue;
         }
         if (test == TEST_KIND) {
-            size_t k = 0;
-            while (k < 4 && strcmp(s->s, kinds[k]) != 0) {
-                k++;
-            }
-            if (k == 4) {
-                hark_json_error(c->doc, c->ld->diag, s->offset,
-                                "unknown kind \"%s\"; expected \"post\", "
-                                "\"comment\", \"reply\" or \"repost\"",
-                                s->s);
-                ok = false;
-                continue;
-            }
-            node->kind_mask |= 1u << k;
+            ok = add_kind(c, s, node) && ok;
             continue;
         }
         struct hark_buf b;
@@ -1189,7 +1226,7 @@ static bool compile_list(struct cctx *c,
     if (!arr || arr->type != HARK_JSON_ARRAY) {
         return true;
     }
-    *out = hark_xcalloc(arr->n ? arr->n : 1, sizeof(**out));
+    *out = hark_xcalloc(arr->n ? arr->n : 1, sizeof(struct hark_rules_node *));
     for (size_t i = 0; i < arr->n; i++) {
         const struct hark_json *x = arr->items[i];
         struct hark_rules_node *child = NULL;
@@ -1326,9 +1363,9 @@ static void compile_rule(struct loader *ld, size_t index, const char **ids)
                          : NULL;
     char what[300];
     if (id) {
-        snprintf(what, sizeof(what), "rule '%s'", id);
+        (void)snprintf(what, sizeof(what), "rule '%s'", id);
     } else {
-        snprintf(what, sizeof(what), "a rule");
+        (void)snprintf(what, sizeof(what), "a rule");
     }
     bool ok = hark_cfgmap_check(doc, obj, rule_map, what, ld->diag) == HARK_OK;
     if (obj->type != HARK_JSON_OBJECT) {
@@ -1449,8 +1486,8 @@ hark_err_t hark_rules_load(const char *const *paths,
         compile_rule(&ld, i, ids);
     }
     free(ids);
-    snprintf(ld.rules->version, sizeof(ld.rules->version), "r-%012llx",
-             (unsigned long long)(ld.hash & 0xffffffffffffULL));
+    (void)snprintf(ld.rules->version, sizeof(ld.rules->version), "r-%012llx",
+                   (unsigned long long)(ld.hash & 0xffffffffffffULL));
 
     hark_err_t err = HARK_OK;
     if (has_errors(&ld)) {

@@ -33,8 +33,8 @@ enum hark_rules_tfield {
 };
 
 #define HARK_RULES_TF_DEFAULT                                   \
-    ((1u << HARK_RULES_TF_TEXT) | (1u << HARK_RULES_TF_TITLE) | \
-     (1u << HARK_RULES_TF_SPOILER))
+    ((1U << HARK_RULES_TF_TEXT) | (1U << HARK_RULES_TF_TITLE) | \
+     (1U << HARK_RULES_TF_SPOILER))
 
 enum hark_rules_nfield {
     HARK_RULES_NF_FOLLOWERS = 0,
@@ -58,11 +58,11 @@ enum hark_rules_node_kind {
 };
 
 enum {
-    HARK_RULES_OP_GT = 1u << 0,
-    HARK_RULES_OP_GTE = 1u << 1,
-    HARK_RULES_OP_LT = 1u << 2,
-    HARK_RULES_OP_LTE = 1u << 3,
-    HARK_RULES_OP_EQ = 1u << 4
+    HARK_RULES_OP_GT = 1U << 0,
+    HARK_RULES_OP_GTE = 1U << 1,
+    HARK_RULES_OP_LT = 1U << 2,
+    HARK_RULES_OP_LTE = 1U << 3,
+    HARK_RULES_OP_EQ = 1U << 4
 };
 
 struct hark_rules_node {

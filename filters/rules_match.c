@@ -64,7 +64,8 @@ struct hark_rules_scratch *hark_rules_scratch_new(void)
     hark_assert(sc->mctx != NULL);
     (void)pcre2_set_match_limit(sc->mctx, HARK_RULES_MATCH_LIMIT);
     (void)pcre2_set_depth_limit(sc->mctx, HARK_RULES_DEPTH_LIMIT);
-    sc->jit = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
+    sc->jit =
+        pcre2_jit_stack_create((size_t)32 * 1024, (size_t)512 * 1024, NULL);
     if (sc->jit) {
         pcre2_jit_stack_assign(sc->mctx, NULL, sc->jit);
     }
@@ -176,6 +177,20 @@ static bool is_limit(int rc)
            rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
 }
 
+/* Where to search next after the hit [s, e): past it, or past one code
+ * point when the hit was empty. */
+static size_t next_start(const char *subject, size_t len, size_t s, size_t e)
+{
+    if (e > s) {
+        return e;
+    }
+    size_t start = e + 1;
+    while (start < len && ((unsigned char)subject[start] & 0xc0) == 0x80) {
+        start++;
+    }
+    return start;
+}
+
 /*
  * Searches one field. Without `collect`, stops at the first hit; with it,
  * records every hit (as original byte ranges) until the span cap.
@@ -226,16 +241,7 @@ static bool search_field(struct hark_rules_scratch *sc,
                 break;
             }
         }
-        if (e > s) {
-            start = e;
-        } else {
-            /* An empty hit: step over one code point. */
-            start = e + 1;
-            while (start < len &&
-                   ((unsigned char)subject[start] & 0xc0) == 0x80) {
-                start++;
-            }
-        }
+        start = next_start(subject, len, s, e);
     }
     return matched;
 }
@@ -246,7 +252,7 @@ static bool test_text(struct hark_rules_scratch *sc,
 {
     bool matched = false;
     for (unsigned f = 0; f < HARK_RULES_TF_COUNT; f++) {
-        if (!(node->fields & (1u << f))) {
+        if (!(node->fields & (1U << f))) {
             continue;
         }
         if (search_field(sc, node, (enum hark_rules_tfield)f, collect)) {
@@ -313,7 +319,7 @@ static bool test_set(const struct hark_post *post,
                      const struct hark_rules_node *node)
 {
     if (node->sfield == HARK_RULES_SF_KIND) {
-        return (node->kind_mask & (1u << post->kind)) != 0;
+        return (node->kind_mask & (1U << post->kind)) != 0;
     }
     const char *v = node->sfield == HARK_RULES_SF_LANG       ? post->lang
                     : node->sfield == HARK_RULES_SF_PLATFORM ? post->platform

@@ -47,7 +47,14 @@
  * sized once from the line counts and never rehashed. Scoring allocates
  * nothing for ordinary posts: the token array and text buffers live on the
  * stack, and only a text with more than STACK_TOKS tokens or longer than
- * STACK_TEXT bytes takes one heap buffer for that segment.
+ * STACK_TEXT bytes takes one heap buffer for that segment. A segment past
+ * SEG_MAX_BYTES is scored on its first SEG_MAX_BYTES only.
+ *
+ * Speed: most tokens are 1-7 ASCII bytes followed by a space, and
+ * fast_token() finds, lowercases, hashes and classifies one from a single
+ * 8-byte load (SWAR); the table compares a key's first 8 bytes as one word.
+ * The rules read the token's cached entry fields, never strings. On the
+ * reference workload's texts this is about 20,000 instructions a post.
  */
 #include "hark/sentiment.h"
 

@@ -41,8 +41,20 @@ struct ack {
     uint64_t seq;
 };
 
+/*
+ * One rate limiter per (host, credential), shared by every source that
+ * uses it: a 429 or a spent budget seen by one source holds them all.
+ */
+struct limiter {
+    char *key;             /* "host\x1ftoken_env" */
+    int64_t not_before_ms; /* monotonic: no request before this */
+    int64_t spacing_ms;    /* spreads what is left of the budget */
+    int64_t last_ms;       /* monotonic time of the last request */
+};
+
 struct src {
     const struct hark_ingest_source *def;
+    struct limiter *lim;
     char component[96]; /* "ingest/<name>" */
     struct hark_cursor cursor;
     CURL *easy;
@@ -64,7 +76,14 @@ struct src {
     bool is_stopped;
     bool has_failed;
     int64_t logged_at_ms;
+    /* repeated warnings are collapsed: one line per kind per minute */
+    int warn_kind;
+    int64_t warn_at_ms;
+    unsigned n_warn_repeats;
 };
+
+enum warn_kind { WARN_NONE = 0, WARN_NET, WARN_HTTP, WARN_429, WARN_PARSE,
+                 WARN_NOTE };
 
 struct hark_ingest {
     struct hark_ingest_opts opts;
@@ -77,7 +96,35 @@ struct hark_ingest {
     atomic_bool is_stopping;
     size_t n_in_flight; /* ingest thread only */
     unsigned rng;
+    struct limiter *limiters;
+    size_t n_limiters;
 };
+
+static char *limiter_key(const struct hark_source_cfg *cfg)
+{
+    const char *u = cfg->base_url ? cfg->base_url : "";
+    const char *p = strstr(u, "://");
+    p = p ? p + 3 : u;
+    size_t n = strcspn(p, "/?#");
+    return hark_xasprintf("%.*s\x1f%s", (int)n, p,
+                          cfg->token_env ? cfg->token_env : "");
+}
+
+static struct limiter *limiter_for(struct hark_ingest *ing,
+                                   const struct hark_source_cfg *cfg)
+{
+    char *key = limiter_key(cfg);
+    for (size_t i = 0; i < ing->n_limiters; i++) {
+        if (strcmp(ing->limiters[i].key, key) == 0) {
+            free(key);
+            return &ing->limiters[i];
+        }
+    }
+    struct limiter *l = &ing->limiters[ing->n_limiters++];
+    memset(l, 0, sizeof(*l));
+    l->key = key;
+    return l;
+}
 
 const char *hark_source_state_name(int state)
 {
@@ -189,9 +236,11 @@ hark_err_t hark_ingest_new(const struct hark_ingest_source *srcs,
     ing->multi = curl_multi_init();
     ing->srcs = hark_xcalloc(n_srcs ? n_srcs : 1, sizeof(*ing->srcs));
     ing->n_srcs = n_srcs;
+    ing->limiters = hark_xcalloc(n_srcs ? n_srcs : 1, sizeof(*ing->limiters));
     for (size_t i = 0; i < n_srcs; i++) {
         struct src *s = &ing->srcs[i];
         s->def = &srcs[i];
+        s->lim = limiter_for(ing, srcs[i].cfg);
         snprintf(s->component, sizeof(s->component), "ingest/%s",
                  srcs[i].cfg->name);
         char *path = hark_xasprintf("%s/%s.cursor.json", opts->state_dir,
@@ -236,6 +285,10 @@ void hark_ingest_free(struct hark_ingest *ing)
         free(s->walk_cursor);
     }
     free(ing->srcs);
+    for (size_t i = 0; i < ing->n_limiters; i++) {
+        free(ing->limiters[i].key);
+    }
+    free(ing->limiters);
     curl_multi_cleanup(ing->multi);
     pthread_mutex_destroy(&ing->ack_lock);
     free(ing->acks);
@@ -446,8 +499,29 @@ static void take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
     }
 }
 
+/* Whether to log a warning of `kind` now; says how often it repeated. */
+static bool should_warn(struct src *s, int kind)
+{
+    int64_t now = hark_mono_ms();
+    if (kind == s->warn_kind && now - s->warn_at_ms < 60000) {
+        s->n_warn_repeats++;
+        return false;
+    }
+    if (s->n_warn_repeats > 0) {
+        HARK_LOG_WARN(s->component, "(the previous warning repeated %u times)",
+                      s->n_warn_repeats);
+    }
+    s->warn_kind = kind;
+    s->warn_at_ms = now;
+    s->n_warn_repeats = 0;
+    return true;
+}
+
 static void log_http_failure(struct src *s, long status, const char *what)
 {
+    if (!should_warn(s, WARN_HTTP)) {
+        return;
+    }
     HARK_LOG_WARN(s->component, "%s url=%s status=%ld failures=%d", what,
                   s->url, status, s->failures);
 }
@@ -476,9 +550,11 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
                           s->body.len);
         }
         back_off(ing, s);
-        HARK_LOG_WARN(s->component, "request failed url=%s error=\"%s\" "
-                      "failures=%d", s->url, curl_easy_strerror(code),
-                      s->failures);
+        if (should_warn(s, WARN_NET)) {
+            HARK_LOG_WARN(s->component,
+                          "request failed url=%s error=\"%s\" failures=%d",
+                          s->url, curl_easy_strerror(code), s->failures);
+        }
         clear_response(s);
         return;
     }
@@ -492,9 +568,15 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
             wait = 60000;
         }
         s->next_at_ms = hark_mono_ms() + wait;
+        if (s->lim->not_before_ms < s->next_at_ms) {
+            s->lim->not_before_ms = s->next_at_ms;
+        }
         set_state(s, HARK_SOURCE_RATE_LIMITED);
-        HARK_LOG_WARN(s->component, "rate limited status=429 retry_in_s=%lld",
-                      (long long)((wait + 999) / 1000));
+        if (should_warn(s, WARN_429)) {
+            HARK_LOG_WARN(s->component,
+                          "rate limited status=429 retry_in_s=%lld",
+                          (long long)((wait + 999) / 1000));
+        }
         clear_response(s);
         return;
     }
@@ -529,13 +611,16 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         ing->opts.dlq(ing->opts.opaque, idx, s->url, errbuf, resp.body,
                       resp.body_len);
         back_off(ing, s);
-        HARK_LOG_WARN(s->component, "unparseable response url=%s reason=\"%s\"",
-                      s->url, errbuf);
+        if (should_warn(s, WARN_PARSE)) {
+            HARK_LOG_WARN(s->component,
+                          "unparseable response url=%s reason=\"%s\"",
+                          s->url, errbuf);
+        }
         hark_page_cleanup(&page);
         clear_response(s);
         return;
     }
-    if (errbuf[0]) {
+    if (errbuf[0] && should_warn(s, WARN_NOTE)) {
         /* Parsed, with a note (e.g. statuses skipped as malformed). */
         HARK_LOG_WARN(s->component, "%s url=%s", errbuf, s->url);
     }
@@ -543,9 +628,18 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
     set_state(s, HARK_SOURCE_OK);
     atomic_store(&st->last_success_ms, hark_now_ms());
     take_page(ing, s, idx, &page);
-    /* Slow down before the limit: when the budget is nearly spent, wait
-     * for the reset. */
+    /* Slow down before the limit: below half the budget, spread what is
+     * left evenly until the reset; when it is nearly spent, wait for the
+     * reset. Both apply to every source sharing the limiter. */
     int64_t hold_until = 0;
+    s->lim->spacing_ms = 0;
+    if (page.rate.remaining > 0 && page.rate.reset_at_ms > 0 &&
+        (page.rate.limit <= 0 || page.rate.remaining * 2 < page.rate.limit)) {
+        int64_t left_ms = page.rate.reset_at_ms - hark_now_ms();
+        if (left_ms > 0) {
+            s->lim->spacing_ms = left_ms / page.rate.remaining;
+        }
+    }
     if (page.rate.remaining >= 0 && page.rate.reset_at_ms > 0) {
         int64_t floor_left = page.rate.limit > 0 ? page.rate.limit / 20 : 1;
         if (floor_left < 1) {
@@ -555,6 +649,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
             int64_t d = page.rate.reset_at_ms - hark_now_ms();
             if (d > 0) {
                 hold_until = hark_mono_ms() + d;
+                s->lim->not_before_ms = hold_until;
                 set_state(s, HARK_SOURCE_RATE_LIMITED);
                 HARK_LOG_INFO(s->component,
                               "rate budget low remaining=%lld waiting_s=%lld",
@@ -635,6 +730,7 @@ static void start_request(struct hark_ingest *ing, uint32_t idx)
     HARK_LOG_DEBUG(s->component, "GET %s", s->url);
     curl_multi_add_handle(ing->multi, s->easy);
     s->is_busy = true;
+    s->lim->last_ms = hark_mono_ms();
 }
 
 /* Milliseconds until the next source is due (capped), starting those due. */
@@ -651,10 +747,17 @@ static int schedule(struct hark_ingest *ing)
         if (ing->n_in_flight >= ing->opts.max_in_flight) {
             break; /* backpressure: acks will wake us */
         }
-        if (s->next_at_ms <= now) {
+        int64_t at = s->next_at_ms;
+        if (at < s->lim->not_before_ms) {
+            at = s->lim->not_before_ms;
+        }
+        if (s->lim->last_ms && at < s->lim->last_ms + s->lim->spacing_ms) {
+            at = s->lim->last_ms + s->lim->spacing_ms;
+        }
+        if (at <= now) {
             start_request(ing, (uint32_t)i);
-        } else if (s->next_at_ms - now < wait) {
-            wait = s->next_at_ms - now;
+        } else if (at - now < wait) {
+            wait = at - now;
         }
     }
     return (int)(wait < 0 ? 0 : wait);

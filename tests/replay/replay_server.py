@@ -123,6 +123,7 @@ class Instance:
         self.n_used = 0
         self.faults = []  # FIFO of [kind, remaining, options]
         self.requests = []
+        self.n_over_budget = 0  # requests refused for the budget (not faults)
         self.account_ids = {s["account"]["id"] for s in statuses}
 
     def record(self, path, query):
@@ -171,6 +172,7 @@ class Instance:
     def state(self):
         with self.lock:
             return {"visible": self.n_visible, "total": len(self.statuses),
+                    "over_budget": self.n_over_budget,
                     "visible_max_id": (self.statuses[self.n_visible - 1]["id"]
                                        if self.n_visible else None),
                     "rate_limit": self.rate_limit,
@@ -437,6 +439,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         allowed, remaining, reset = inst.charge()
         if not allowed:
+            with inst.lock:
+                inst.n_over_budget += 1
             self.too_many(reset, reset - time.time())
             return
         try:

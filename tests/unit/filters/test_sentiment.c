@@ -4,6 +4,7 @@
  * 3.3.x's published outputs (its README and demo).
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -356,6 +357,15 @@ static void test_hark_sentiment_score_text__odd_utf8(void **state)
     }
     /* Glued emoji get a space between descriptions, as in the reference. */
     expect_score("\xf0\x9f\x98\x81\xf0\x9f\x98\x81", 0.7184);
+    /* Unicode spaces separate tokens: "no" then negates "good". */
+    expect_score("no\xc2\xa0good", -0.3412);
+    expect_score("no\xe3\x80\x80good", -0.3412);
+    expect_score("no\xe2\x80\x83good", -0.3412);
+    /* Typographic quotes are stripped like ASCII ones, and a token left
+     * with two characters or fewer stays whole, as in the reference. */
+    expect_score("\xe2\x80\x9cgood\xe2\x80\x9d", 0.4404);
+    expect_score("\xe2\x80\x9cok\xe2\x80\x9d", 0.0);
+    expect_score("ok", 0.296);
     /* A phone's apostrophe negates like the ASCII one. */
     assert_true(fabs(score_of("this isn\xe2\x80\x99t good", NULL) -
                      score_of("this isn't good", NULL)) < 1e-9);
@@ -389,13 +399,15 @@ static const char *const concurrent_texts[] = {
     "not bad at all, but the app keeps crashing :(",
 };
 
+static int mismatch; /* its address marks a thread that saw one */
+
 static void *score_many(void *arg)
 {
     const double *expected = arg;
     for (int round = 0; round < 200; round++) {
         for (size_t i = 0; i < 4; i++) {
             if (score_of(concurrent_texts[i], NULL) != expected[i]) {
-                return (void *)concurrent_texts[i];
+                return &mismatch;
             }
         }
     }
