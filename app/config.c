@@ -63,10 +63,8 @@ static const struct hark_cfgmap source_common[] = {
     {"backfill_pages", HARK_JSON_INTEGER, false, NULL},
     {"page_limit", HARK_JSON_INTEGER, false, NULL},
     {"token_env", HARK_JSON_STRING, false, NULL},
-    {"client_id_env", HARK_JSON_STRING, false,
-     "OAuth client credentials are not built yet; use token_env"},
-    {"client_secret_env", HARK_JSON_STRING, false,
-     "OAuth client credentials are not built yet; use token_env"},
+    {"client_id_env", HARK_JSON_STRING, false, NULL},
+    {"client_secret_env", HARK_JSON_STRING, false, NULL},
     {NULL, 0, false, NULL}};
 
 const char *hark_app_default_lexicons(void)
@@ -112,6 +110,8 @@ void hark_app_config_free(struct hark_app_config *cfg)
         free(s->cfg.type);
         free(s->cfg.base_url);
         free(s->cfg.token_env);
+        free(s->cfg.client_id_env);
+        free(s->cfg.client_secret_env);
         free(s->host);
     }
     free(cfg->sources);
@@ -230,6 +230,22 @@ static hark_err_t parse_source(struct hark_app_config *cfg,
                         "%s: interval_s must be at least 1", what);
         err = HARK_EINVAL;
     }
+    const struct hark_json *cid = hark_json_get(obj, "client_id_env");
+    if (ops && (cid || hark_json_get(obj, "client_secret_env"))) {
+        if (!ops->token_request) {
+            hark_json_error(doc, diag,
+                            hark_json_key_offset(obj, cid ? "client_id_env"
+                                                          : "client_secret_env"),
+                            "%s: type \"%s\" does not fetch its own tokens; "
+                            "give a bearer token with token_env", what, type);
+            err = HARK_EINVAL;
+        } else if (!cid || !hark_json_get(obj, "client_secret_env")) {
+            hark_json_error(doc, diag, obj->offset,
+                            "%s: client_id_env and client_secret_env go "
+                            "together", what);
+            err = HARK_EINVAL;
+        }
+    }
     if (err != HARK_OK) {
         /* Still let the adapter report its own keys' problems. */
         struct hark_source_cfg tmp = {0};
@@ -262,6 +278,10 @@ static hark_err_t parse_source(struct hark_app_config *cfg,
     s->cfg.page_limit = (int)hark_json_int(hark_json_get(obj, "page_limit"), 0);
     s->cfg.token_env =
         hark_xstrdup(hark_json_str(hark_json_get(obj, "token_env")));
+    s->cfg.client_id_env =
+        hark_xstrdup(hark_json_str(hark_json_get(obj, "client_id_env")));
+    s->cfg.client_secret_env =
+        hark_xstrdup(hark_json_str(hark_json_get(obj, "client_secret_env")));
     s->host = url_host(s->cfg.base_url);
     s->ops = ops;
     return ops->init(&s->cfg, doc, obj, diag, &s->state);

@@ -37,6 +37,7 @@ struct sink_slot {
 };
 
 struct tracker {
+    struct tracker *prev, *next; /* the live list (emit thread) */
     struct hark_pipeline *pipe;
     uint32_t src_index;
     uint64_t seq;
@@ -71,9 +72,32 @@ struct hark_pipeline {
     pthread_t *workers;
     int n_workers;
     atomic_bool is_ingest_done;
+    atomic_bool is_closing;      /* join() began: give up on stuck sinks */
     hark_err_t ingest_result;
-    struct hark_buf scratch; /* emit thread */
+    struct tracker *live;    /* trackers not yet released (emit thread) */
 };
+
+static void tracker_link(struct hark_pipeline *p, struct tracker *t)
+{
+    t->prev = NULL;
+    t->next = p->live;
+    if (p->live) {
+        p->live->prev = t;
+    }
+    p->live = t;
+}
+
+static void tracker_unlink(struct hark_pipeline *p, struct tracker *t)
+{
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        p->live = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+}
 
 /* ---- snapshot slot ---- */
 
@@ -183,9 +207,22 @@ static void produce_one(struct hark_pipeline *p, struct sink_slot *s,
                         const char *topic, const char *key, size_t key_len,
                         const char *payload, size_t len, void *token)
 {
+    int64_t give_up_at = 0;
     for (;;) {
         hark_err_t err =
             s->ops->produce(s->state, topic, key, key_len, payload, len, token);
+        if (err == HARK_EAGAIN && atomic_load(&p->is_closing)) {
+            /* Shutting down with a sink that takes nothing: the event stays
+             * unacknowledged, so its post is fetched again after restart. */
+            int64_t now = hark_mono_ms();
+            if (!give_up_at) {
+                give_up_at = now + 10000;
+            } else if (now >= give_up_at) {
+                HARK_LOG_ERROR("sink", "%s takes no more events; leaving the "
+                               "rest for the next run", s->ops->name);
+                return;
+            }
+        }
         if (err != HARK_EAGAIN) {
             if (err != HARK_OK) {
                 HARK_LOG_ERROR("sink", "%s refused an event on %s: %s",
@@ -222,6 +259,7 @@ static void tracker_release(struct hark_pipeline *p, struct tracker *t)
         }
     }
     ack_post(p, t->src_index, t->seq);
+    tracker_unlink(p, t);
     free(t->key);
     free(t);
 }
@@ -312,6 +350,7 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
         ack_post(p, item->src_index, item->seq);
     } else {
         struct tracker *t = hark_xcalloc(1, sizeof(*t));
+        tracker_link(p, t);
         t->pipe = p;
         t->src_index = item->src_index;
         t->seq = item->seq;
@@ -362,7 +401,7 @@ static void *emit_main(void *arg)
         }
     }
     for (size_t i = 0; i < p->n_sinks; i++) {
-        if (p->sinks[i].ops->flush(p->sinks[i].state, 30000) != HARK_OK) {
+        if (p->sinks[i].ops->flush(p->sinks[i].state, 10000) != HARK_OK) {
             HARK_LOG_ERROR("sink", "%s: not every event was delivered before "
                            "shutdown", p->sinks[i].ops->name);
         }
@@ -430,6 +469,7 @@ hark_err_t hark_pipeline_new(struct hark_snapshot *snap, bool is_once,
     p->snap = hark_snapshot_ref(snap);
     p->boot = hark_snapshot_ref(snap);
     atomic_init(&p->is_ingest_done, false);
+    atomic_init(&p->is_closing, false);
     const struct hark_app_config *cfg = snap->cfg;
     size_t n = cfg->n_sources;
     p->stats = hark_xcalloc(n ? n : 1, sizeof(*p->stats));
@@ -492,11 +532,16 @@ void hark_pipeline_stop(struct hark_pipeline *p)
 hark_err_t hark_pipeline_join(struct hark_pipeline *p)
 {
     pthread_join(p->ingest_thread, NULL);
+    /* Ingest drained (every post acked) or gave up waiting; either way
+     * nothing more is coming. Closing both queues unblocks a worker stuck
+     * on a full emit queue; what is left was never acked and is fetched
+     * again after a restart. The emit thread still drains emit_q. */
+    atomic_store(&p->is_closing, true);
     hark_queue_close(p->work_q);
+    hark_queue_close(p->emit_q);
     for (int i = 0; i < p->n_workers; i++) {
         pthread_join(p->workers[i], NULL);
     }
-    hark_queue_close(p->emit_q);
     pthread_join(p->emit_thread, NULL);
     return p->ingest_result;
 }
@@ -540,6 +585,14 @@ void hark_pipeline_free(struct hark_pipeline *p)
     }
     for (size_t i = 0; i < p->n_sinks; i++) {
         p->sinks[i].ops->close(p->sinks[i].state);
+    }
+    /* Events a sink never confirmed: their posts stay unacked (fetched
+     * again after a restart); the sinks are closed, so no ack can come. */
+    while (p->live) {
+        struct tracker *t = p->live;
+        tracker_unlink(p, t);
+        free(t->key);
+        free(t);
     }
     /* Anything left in the queues was never acked: drop it. */
     void *v;

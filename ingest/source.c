@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -76,6 +77,16 @@ struct src {
     bool is_stopped;
     bool has_failed;
     int64_t logged_at_ms;
+    /* streams */
+    struct hark_ingest *ing;
+    uint32_t idx;
+    bool is_streaming;       /* the transfer in progress is a stream */
+    bool is_token_req;       /* the transfer in progress fetches a token */
+    bool has_retried_401;    /* one refresh-and-retry per 401 */
+    bool wants_stream;       /* next: open the stream (after a walk) */
+    bool is_paused;          /* stream paused by backpressure */
+    uint64_t stream_bytes;   /* received on the current stream */
+    int64_t disconnected_ms; /* wall clock when a stream ended; 0 = never */
     /* repeated warnings are collapsed: one line per kind per minute */
     int warn_kind;
     int64_t warn_at_ms;
@@ -106,8 +117,10 @@ static char *limiter_key(const struct hark_source_cfg *cfg)
     const char *p = strstr(u, "://");
     p = p ? p + 3 : u;
     size_t n = strcspn(p, "/?#");
-    return hark_xasprintf("%.*s\x1f%s", (int)n, p,
-                          cfg->token_env ? cfg->token_env : "");
+    const char *cred = cfg->token_env       ? cfg->token_env
+                       : cfg->client_id_env ? cfg->client_id_env
+                                            : "";
+    return hark_xasprintf("%.*s\x1f%s", (int)n, p, cred);
 }
 
 static struct limiter *limiter_for(struct hark_ingest *ing,
@@ -143,10 +156,47 @@ const char *hark_source_state_name(int state)
     return "unknown";
 }
 
+static void take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
+                      struct hark_page *page);
+static bool should_warn(struct src *s, int kind);
+
+/* A chunk of a stream: the adapter turns complete messages into posts. */
+static size_t on_stream(struct src *s, char *ptr, size_t n)
+{
+    struct hark_ingest *ing = s->ing;
+    if (ing->n_in_flight >= ing->opts.max_in_flight) {
+        s->is_paused = true; /* curl hands us the same bytes again */
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    s->stream_bytes += n;
+    struct hark_page page;
+    memset(&page, 0, sizeof(page));
+    page.is_forward = true;
+    char errbuf[512] = "";
+    if (s->def->ops->feed(s->def->state, ptr, n, &page, errbuf,
+                          sizeof(errbuf)) != HARK_OK) {
+        atomic_fetch_add(&s->def->stats->bad_pages, 1);
+        ing->opts.dlq(ing->opts.opaque, s->idx, s->url, errbuf, ptr, n);
+    }
+    if (page.n_posts > 0 || page.cursor) {
+        atomic_store(&s->def->stats->last_success_ms, hark_now_ms());
+        take_page(ing, s, s->idx, &page);
+    }
+    hark_page_cleanup(&page);
+    return n;
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct src *s = ud;
     size_t n = size * nmemb;
+    if (s->is_streaming) {
+        long status = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            return on_stream(s, ptr, n);
+        }
+    }
     if (hark_buf_add(&s->body, ptr, n) != HARK_OK) {
         s->is_too_big = true;
         return 0; /* aborts the transfer */
@@ -228,7 +278,7 @@ hark_err_t hark_ingest_new(const struct hark_ingest_source *srcs,
         ing->opts.dedup_window = 8192;
     }
     if (!ing->opts.drain_timeout_ms) {
-        ing->opts.drain_timeout_ms = 30000;
+        ing->opts.drain_timeout_ms = 20000;
     }
     pthread_mutex_init(&ing->ack_lock, NULL);
     atomic_init(&ing->is_stopping, false);
@@ -241,6 +291,8 @@ hark_err_t hark_ingest_new(const struct hark_ingest_source *srcs,
         struct src *s = &ing->srcs[i];
         s->def = &srcs[i];
         s->lim = limiter_for(ing, srcs[i].cfg);
+        s->ing = ing;
+        s->idx = (uint32_t)i;
         snprintf(s->component, sizeof(s->component), "ingest/%s",
                  srcs[i].cfg->name);
         char *path = hark_xasprintf("%s/%s.cursor.json", opts->state_dir,
@@ -454,7 +506,55 @@ static void end_walk(struct hark_ingest *ing, struct src *s)
     s->next_at_ms = hark_mono_ms() + (int64_t)s->def->cfg->interval_s * 1000;
     if (ing->opts.is_once) {
         s->is_done_once = true;
+    } else if (s->def->ops->stream_url) {
+        /* Caught up: (re)open the stream now. */
+        s->wants_stream = true;
+        s->next_at_ms = hark_mono_ms();
     }
+}
+
+/* A stream with no replay was down: say which time range may be lost. */
+static void note_gap(struct hark_ingest *ing, uint32_t idx)
+{
+    struct src *s = &ing->srcs[idx];
+    if (!s->disconnected_ms) {
+        return;
+    }
+    char from[32], to[32], reason[256];
+    hark_time_format(s->disconnected_ms, from);
+    hark_time_format(hark_now_ms(), to);
+    snprintf(reason, sizeof(reason),
+             "gap: the stream was disconnected from %s to %s and the "
+             "platform has no replay; posts in between may be missing",
+             from, to);
+    HARK_LOG_WARN(s->component, "%s", reason);
+    ing->opts.dlq(ing->opts.opaque, idx, s->url, reason, NULL, 0);
+    s->disconnected_ms = 0;
+}
+
+/* The stream ended (closed, stalled or refused): back off, catch up, and
+ * reconnect. */
+static void finish_stream(struct hark_ingest *ing, struct src *s,
+                          CURLcode code, long status)
+{
+    s->is_streaming = false;
+    if (s->is_paused) {
+        s->is_paused = false;
+    }
+    s->disconnected_ms = hark_now_ms();
+    if (s->stream_bytes > 0) {
+        s->failures = 0; /* it worked for a while */
+    }
+    s->stream_bytes = 0;
+    atomic_fetch_add(&s->def->stats->http_errors, 1);
+    if (should_warn(s, WARN_NET)) {
+        HARK_LOG_WARN(s->component, "stream ended url=%s status=%ld "
+                      "error=\"%s\"; catching up and reconnecting", s->url,
+                      status, code == CURLE_OK ? "closed by the server"
+                                               : curl_easy_strerror(code));
+    }
+    back_off(ing, s);
+    clear_response(s);
 }
 
 static void take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
@@ -526,6 +626,45 @@ static void log_http_failure(struct src *s, long status, const char *what)
                   s->url, status, s->failures);
 }
 
+/* The token request ended: keep the token, or back off / stop. */
+static void finish_token(struct hark_ingest *ing, struct src *s,
+                         CURLcode code, long status)
+{
+    s->is_token_req = false;
+    struct hark_source_stats *st = s->def->stats;
+    char errbuf[256] = "";
+    if (code == CURLE_OK && (status == 400 || status == 401 ||
+                             status == 403)) {
+        atomic_fetch_add(&st->http_errors, 1);
+        s->is_stopped = true;
+        s->has_failed = true;
+        s->is_done_once = true;
+        set_state(s, HARK_SOURCE_STOPPED);
+        HARK_LOG_ERROR(s->component, "STOPPED: the platform refused our "
+                       "client credentials status=%ld url=%s", status,
+                       s->url);
+        clear_response(s);
+        return;
+    }
+    struct hark_response resp = {status, s->headers, s->n_headers,
+                                 s->body.ptr ? s->body.ptr : "", s->body.len,
+                                 s->url};
+    if (code != CURLE_OK || status < 200 || status >= 300 ||
+        s->def->ops->token_parse(s->def->state, &resp, hark_now_ms(), errbuf,
+                                 sizeof(errbuf)) != HARK_OK) {
+        atomic_fetch_add(&st->http_errors, 1);
+        back_off(ing, s);
+        HARK_LOG_WARN(s->component, "token request failed url=%s status=%ld "
+                      "error=\"%s\"", s->url, status,
+                      code != CURLE_OK ? curl_easy_strerror(code) : errbuf);
+        clear_response(s);
+        return;
+    }
+    HARK_LOG_INFO(s->component, "fetched an access token");
+    s->next_at_ms = hark_mono_ms();
+    clear_response(s);
+}
+
 static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
 {
     struct src *s = &ing->srcs[idx];
@@ -536,6 +675,14 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (atomic_load(&ing->is_stopping)) {
         clear_response(s);
+        return;
+    }
+    if (s->is_token_req) {
+        finish_token(ing, s, code, status);
+        return;
+    }
+    if (code != CURLE_OK && s->is_streaming) {
+        finish_stream(ing, s, code, status);
         return;
     }
     if (code != CURLE_OK) {
@@ -558,6 +705,11 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         clear_response(s);
         return;
     }
+    if (s->is_streaming && status != 401 && status != 403 && status != 429) {
+        finish_stream(ing, s, code, status);
+        return;
+    }
+    s->is_streaming = false;
     struct hark_response resp = {status, s->headers, s->n_headers,
                                  s->body.ptr ? s->body.ptr : "", s->body.len,
                                  s->url};
@@ -577,6 +729,18 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
                           "rate limited status=429 retry_in_s=%lld",
                           (long long)((wait + 999) / 1000));
         }
+        clear_response(s);
+        return;
+    }
+    if (status == 401 && s->def->ops->token_invalidate &&
+        !s->has_retried_401) {
+        /* The token may have expired early: refresh once and retry. */
+        atomic_fetch_add(&st->http_errors, 1);
+        s->has_retried_401 = true;
+        s->def->ops->token_invalidate(s->def->state);
+        s->next_at_ms = hark_mono_ms();
+        HARK_LOG_INFO(s->component, "status=401: refreshing the token and "
+                      "retrying once url=%s", s->url);
         clear_response(s);
         return;
     }
@@ -625,6 +789,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         HARK_LOG_WARN(s->component, "%s url=%s", errbuf, s->url);
     }
     s->failures = 0;
+    s->has_retried_401 = false;
     set_state(s, HARK_SOURCE_OK);
     atomic_store(&st->last_success_ms, hark_now_ms());
     take_page(ing, s, idx, &page);
@@ -674,26 +839,73 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
     clear_response(s);
 }
 
-static void start_request(struct hark_ingest *ing, uint32_t idx)
+static bool has_header(const struct hark_strv *hv, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < hv->n; i++) {
+        if (strncasecmp(hv->v[i], name, n) == 0 && hv->v[i][n] == ':') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The request headers: the adapter's own (request_headers, which may carry
+ * secrets and replace ours), Accept, and Authorization from token_env.
+ * Values are never logged.
+ */
+static hark_err_t build_headers(struct src *s, bool is_stream, char *errbuf,
+                                size_t errbuf_len)
+{
+    struct hark_strv hv = {NULL, 0};
+    const struct hark_source_ops *ops = s->def->ops;
+    if (ops->request_headers &&
+        ops->request_headers(s->def->state, &hv, errbuf, errbuf_len) !=
+            HARK_OK) {
+        hark_strv_cleanup(&hv);
+        return HARK_EINVAL;
+    }
+    curl_slist_free_all(s->req_headers);
+    s->req_headers = NULL;
+    for (size_t i = 0; i < hv.n; i++) {
+        s->req_headers = curl_slist_append(s->req_headers, hv.v[i]);
+    }
+    if (!has_header(&hv, "accept")) {
+        s->req_headers = curl_slist_append(
+            s->req_headers, is_stream ? "Accept: text/event-stream, "
+                                        "application/json"
+                                      : "Accept: application/json");
+    }
+    const char *env = s->def->cfg->token_env;
+    const char *token = env ? getenv(env) : NULL;
+    if (token && *token && !has_header(&hv, "authorization")) {
+        char *h = hark_xasprintf("Authorization: Bearer %s", token);
+        s->req_headers = curl_slist_append(s->req_headers, h);
+        memset(h, 0, strlen(h)); /* the token: curl has its own copy */
+        free(h);
+    }
+    for (size_t i = 0; i < hv.n; i++) {
+        memset(hv.v[i], 0, strlen(hv.v[i]));
+    }
+    hark_strv_cleanup(&hv);
+    return HARK_OK;
+}
+
+static void start_transfer(struct hark_ingest *ing, uint32_t idx,
+                           char *url, bool is_stream)
 {
     struct src *s = &ing->srcs[idx];
-    struct hark_buf url;
-    hark_buf_init(&url, 8192);
-    if (!s->in_walk) {
-        s->in_walk = true;
-        s->page_index = 0;
-    }
-    hark_err_t err = s->def->ops->build_url(
-        s->def->state, s->cursor.committed, s->token, s->page_index, &url);
-    if (err != HARK_OK) {
-        HARK_LOG_ERROR(s->component, "cannot build request url: %s",
-                       hark_err_str(err));
-        hark_buf_cleanup(&url);
+    char errbuf[256] = "";
+    free(s->url);
+    s->url = url;
+    if (build_headers(s, is_stream, errbuf, sizeof(errbuf)) != HARK_OK) {
+        HARK_LOG_ERROR(s->component, "cannot build request headers: %s",
+                       errbuf);
         back_off(ing, s);
         return;
     }
-    free(s->url);
-    s->url = hark_buf_take(&url);
+    s->is_streaming = is_stream;
     curl_easy_reset(s->easy);
     curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
@@ -705,32 +917,161 @@ static void start_request(struct hark_ingest *ing, uint32_t idx)
     curl_easy_setopt(s->easy, CURLOPT_USERAGENT,
                      "hark/" HARK_VERSION " (social listening)");
     curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 16L);
-    curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 30L);
-    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 120000L);
+    if (is_stream) {
+        /* A stream never ends; keep-alives (X every 20 s, Mastodon
+         * heartbeats) keep it above one byte per 90 s unless it stalls. */
+        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 90L);
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 0L);
+    } else {
+        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 16L);
+        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 30L);
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 120000L);
+        curl_easy_setopt(s->easy, CURLOPT_MAXFILESIZE_LARGE,
+                         (curl_off_t)ing->opts.max_body_bytes);
+    }
     curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, 3L);
     curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(s->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_MAXFILESIZE_LARGE,
-                     (curl_off_t)ing->opts.max_body_bytes);
+    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(uintptr_t)idx);
-    curl_slist_free_all(s->req_headers);
-    s->req_headers = curl_slist_append(NULL, "Accept: application/json");
-    const char *env = s->def->cfg->token_env;
-    const char *token = env ? getenv(env) : NULL;
-    if (token && *token) {
-        char *h = hark_xasprintf("Authorization: Bearer %s", token);
-        s->req_headers = curl_slist_append(s->req_headers, h);
-        free(h);
-    }
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->req_headers);
     clear_response(s);
+    if (is_stream && s->def->ops->stream_reset) {
+        s->def->ops->stream_reset(s->def->state);
+    }
     atomic_fetch_add(&s->def->stats->requests, 1);
-    HARK_LOG_DEBUG(s->component, "GET %s", s->url);
+    HARK_LOG_DEBUG(s->component, "GET %s%s", s->url,
+                   is_stream ? " (stream)" : "");
     curl_multi_add_handle(ing->multi, s->easy);
     s->is_busy = true;
     s->lim->last_ms = hark_mono_ms();
+}
+
+static void start_stream(struct hark_ingest *ing, uint32_t idx)
+{
+    struct src *s = &ing->srcs[idx];
+    struct hark_buf url;
+    hark_buf_init(&url, 8192);
+    s->wants_stream = false;
+    if (s->def->ops->stream_url(s->def->state, s->cursor.committed, &url) !=
+        HARK_OK) {
+        hark_buf_cleanup(&url);
+        s->next_at_ms = hark_mono_ms() + (int64_t)s->def->cfg->interval_s * 1000;
+        return;
+    }
+    start_transfer(ing, idx, hark_buf_take(&url), true);
+}
+
+/* POSTs the adapter's token request (its headers may hold secrets). */
+static void start_token(struct hark_ingest *ing, uint32_t idx)
+{
+    struct src *s = &ing->srcs[idx];
+    struct hark_buf url, body;
+    hark_buf_init(&url, 8192);
+    hark_buf_init(&body, 65536);
+    struct hark_strv hv = {NULL, 0};
+    char errbuf[256] = "";
+    if (s->def->ops->token_request(s->def->state, &url, &body, &hv, errbuf,
+                                   sizeof(errbuf)) != HARK_OK) {
+        HARK_LOG_ERROR(s->component, "cannot build the token request: %s",
+                       errbuf);
+        hark_buf_cleanup(&url);
+        hark_buf_cleanup(&body);
+        hark_strv_cleanup(&hv);
+        s->is_stopped = true;
+        s->has_failed = true;
+        s->is_done_once = true;
+        set_state(s, HARK_SOURCE_STOPPED);
+        return;
+    }
+    free(s->url);
+    s->url = hark_buf_take(&url);
+    curl_slist_free_all(s->req_headers);
+    s->req_headers = curl_slist_append(NULL, "Accept: application/json");
+    for (size_t i = 0; i < hv.n; i++) {
+        s->req_headers = curl_slist_append(s->req_headers, hv.v[i]);
+        memset(hv.v[i], 0, strlen(hv.v[i]));
+    }
+    hark_strv_cleanup(&hv);
+    curl_easy_reset(s->easy);
+    curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
+    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)body.len);
+    curl_easy_setopt(s->easy, CURLOPT_COPYPOSTFIELDS,
+                     body.ptr ? body.ptr : "");
+    if (body.ptr) {
+        memset(body.ptr, 0, body.len); /* may hold a secret */
+    }
+    hark_buf_cleanup(&body);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_USERAGENT,
+                     "hark/" HARK_VERSION " (social listening)");
+    curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(uintptr_t)idx);
+    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->req_headers);
+    clear_response(s);
+    s->is_token_req = true;
+    s->is_streaming = false;
+    atomic_fetch_add(&s->def->stats->requests, 1);
+    HARK_LOG_DEBUG(s->component, "POST %s (token)", s->url);
+    curl_multi_add_handle(ing->multi, s->easy);
+    s->is_busy = true;
+    s->lim->last_ms = hark_mono_ms();
+}
+
+static void start_request(struct hark_ingest *ing, uint32_t idx)
+{
+    struct src *s = &ing->srcs[idx];
+    if (s->def->ops->token_needed &&
+        s->def->ops->token_needed(s->def->state, hark_now_ms())) {
+        start_token(ing, idx);
+        return;
+    }
+    if (s->wants_stream) {
+        start_stream(ing, idx);
+        return;
+    }
+    struct hark_buf url;
+    hark_buf_init(&url, 8192);
+    if (!s->in_walk) {
+        s->in_walk = true;
+        s->page_index = 0;
+    }
+    hark_err_t err = s->def->ops->build_url(
+        s->def->state, s->cursor.committed, s->token, s->page_index, &url);
+    if (err == HARK_ECLOSED && s->def->ops->stream_url) {
+        /* A stream with no REST catch-up: stream at once. */
+        hark_buf_cleanup(&url);
+        s->in_walk = false;
+        if (ing->opts.is_once) {
+            HARK_LOG_INFO(s->component, "a stream has nothing to poll in "
+                          "--once mode; skipped");
+            s->is_done_once = true;
+            return;
+        }
+        note_gap(ing, idx);
+        start_stream(ing, idx);
+        return;
+    }
+    if (err != HARK_OK) {
+        HARK_LOG_ERROR(s->component, "cannot build request url: %s",
+                       hark_err_str(err));
+        hark_buf_cleanup(&url);
+        back_off(ing, s);
+        return;
+    }
+    start_transfer(ing, idx, hark_buf_take(&url), false);
 }
 
 /* Milliseconds until the next source is due (capped), starting those due. */
@@ -740,6 +1081,10 @@ static int schedule(struct hark_ingest *ing)
     int64_t wait = 1000;
     for (size_t i = 0; i < ing->n_srcs; i++) {
         struct src *s = &ing->srcs[i];
+        if (s->is_paused && ing->n_in_flight < ing->opts.max_in_flight) {
+            s->is_paused = false;
+            curl_easy_pause(s->easy, CURLPAUSE_CONT);
+        }
         if (s->is_busy || s->is_stopped ||
             (ing->opts.is_once && s->is_done_once)) {
             continue;

@@ -29,6 +29,8 @@ struct hark_source_cfg {
     int backfill_pages;   /* default 1 */
     int page_limit;       /* posts per request; 0 = the adapter's maximum */
     char *token_env;      /* name of the variable, never the token */
+    char *client_id_env;     /* OAuth client credentials (variable names), */
+    char *client_secret_env; /* for adapters that fetch their own token */
 };
 
 /* A response header, name lowercased. */
@@ -98,6 +100,64 @@ struct hark_source_ops {
                         struct hark_page *page, char *errbuf,
                         size_t errbuf_len);
     void (*free_state)(void *state);
+    /*
+     * Optional (NULL: none). Extra request headers for the request whose
+     * URL build_url just built: appends "Name: value" strings to
+     * `headers` (which starts empty). The engine sends them with its own,
+     * leaving out its own header of any name given here (so an
+     * adapter's Authorization replaces the token_env one). The values may
+     * be secrets: the engine never logs them, frees them once curl has
+     * copied them, and logs only `errbuf` on failure. Error (errbuf says
+     * why, naming no secret): the engine skips the request and backs off,
+     * as when build_url fails.
+     */
+    hark_err_t (*request_headers)(void *state, struct hark_strv *headers,
+                                  char *errbuf, size_t errbuf_len);
+    /*
+     * Optional (NULL: a polling adapter). Streams (Mastodon streaming, X
+     * filtered stream). When stream_url gives a URL, the engine opens a
+     * long-lived request after every completed walk (the REST catch-up
+     * from the cursor) and hands each chunk of the body to feed(), which
+     * keeps partial messages in its state and fills `page` with the posts
+     * of the complete ones (page->cursor: the newest id, committed like a
+     * forward page). HARK_EINVAL from feed: a message could not be parsed
+     * (`errbuf` says why; the engine sends it to the DLQ and reads on).
+     * When the stream ends or stalls, the engine backs off, walks again
+     * (catch-up) and reconnects; stream_reset() drops partial input
+     * before every connection. A stream with no REST catch-up returns
+     * HARK_ECLOSED from build_url: the engine then streams at once and
+     * records a gap for the time it was disconnected.
+     * stream_url returns HARK_ECLOSED when this source does not stream
+     * (e.g. a Mastodon source without "stream": true).
+     */
+    hark_err_t (*stream_url)(void *state, const char *cursor,
+                             struct hark_buf *url);
+    hark_err_t (*feed)(void *state, const char *data, size_t len,
+                       struct hark_page *page, char *errbuf,
+                       size_t errbuf_len);
+    void (*stream_reset)(void *state);
+    /*
+     * Optional (NULL: the adapter needs no token of its own). Adapters
+     * that fetch and refresh an OAuth token themselves (Reddit's client
+     * credentials from client_id_env / client_secret_env):
+     *   token_needed: whether a token must be fetched before the next
+     *     request (none yet, or it expires within a minute);
+     *   token_request: the POST to make: its URL, its form body and its
+     *     headers (e.g. Basic auth; secrets: never logged);
+     *   token_parse: keeps the token from a 2xx response (request_headers
+     *     then sends it); an error says why without the secret;
+     *   token_invalidate: forget the token after a 401, so one refresh and
+     *     one retry follow before the source stops.
+     */
+    bool (*token_needed)(void *state, int64_t now_ms);
+    hark_err_t (*token_request)(void *state, struct hark_buf *url,
+                                struct hark_buf *body,
+                                struct hark_strv *headers, char *errbuf,
+                                size_t errbuf_len);
+    hark_err_t (*token_parse)(void *state, const struct hark_response *resp,
+                              int64_t now_ms, char *errbuf,
+                              size_t errbuf_len);
+    void (*token_invalidate)(void *state);
 };
 
 /* NULL when no adapter has that type. */

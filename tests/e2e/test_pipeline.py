@@ -212,8 +212,10 @@ def test_kill_9_loses_nothing():
             H.temp_dir() as tmp:
         cfg = setup(tmp, replay.url, kafka.bootstrap)
         hark = H.Hark(["run", "-c", cfg], cwd=tmp)
-        H.wait_for(lambda: len(read_file_events(tmp, "posts")) > 0, 30,
-                   "first events")
+        # A source that never committed starts again from the newest page
+        # (DESIGN.md "First run"): crash after the first commit.
+        state = os.path.join(tmp, "state", "e2e-public.cursor.json")
+        H.wait_for(lambda: os.path.exists(state), 30, "the first commit")
         for _ in range(4):
             replay.release(15)
             time.sleep(0.3)
@@ -257,6 +259,36 @@ def test_bad_responses_go_to_dlq_and_the_source_recovers():
         check(s["bad_pages"] == "2", "bad pages counted: %r" % s)
 
 
+def test_sink_down_holds_the_cursor_and_shutdown_still_ends():
+    with H.ReplayServer() as replay, H.temp_dir() as tmp:
+        # Kafka is unreachable: nothing can be acknowledged.
+        cfg = setup(tmp, replay.url, "127.0.0.1:1")
+        hark = H.Hark(["run", "-c", cfg], cwd=tmp)
+        H.wait_for(lambda: len(replay.requests()) > 0, 30, "a first fetch")
+        t0 = time.monotonic()
+        res = hark.stop(timeout_s=H.scaled(90))
+        took = time.monotonic() - t0
+        check(res.returncode == 0, "SIGTERM with a sink down: exit 0", res)
+        check(took < H.scaled(60), "gave up on the sink in time: %.0fs" % took)
+        state = os.path.join(tmp, "state", "e2e-public.cursor.json")
+        cur = None
+        if os.path.exists(state):
+            with open(state) as f:
+                cur = json.load(f)["cursor"]
+        check(cur is None, "the cursor did not pass unacknowledged posts: %r"
+              % cur)
+        check("will be fetched again" in res.stderr, "said so", res.stderr)
+        # With Kafka back, a restart delivers them.
+        with H.KafkaMock() as kafka:
+            cfg = setup(tmp, replay.url, kafka.bootstrap)
+            res = H.run_hark(["run", "-c", cfg, "--once"], timeout=60, cwd=tmp)
+            check(res.returncode == 0, "restart", res)
+            got = H.kcat_consume(kafka.bootstrap, "hark.posts",
+                                 expect_at_least=40, timeout_s=30)
+            check(len({v["post"]["id"] for _, v in got}) == 40,
+                  "the newest page arrived after all: %d" % len(got))
+
+
 def test_check_reports_positions():
     with H.temp_dir() as tmp:
         bad = os.path.join(tmp, "bad.json")
@@ -285,5 +317,6 @@ if __name__ == "__main__":
         test_sigterm_drains_and_commits,
         test_kill_9_loses_nothing,
         test_bad_responses_go_to_dlq_and_the_source_recovers,
+        test_sink_down_holds_the_cursor_and_shutdown_still_ends,
         test_check_reports_positions,
     ])
