@@ -494,6 +494,71 @@ static hark_err_t parse_top(struct hark_app_config *cfg,
     return err;
 }
 
+/*
+ * The platforms' published request budgets (their API documentation, see
+ * tests/data/SOURCES.md): requests per window, per credential (or per IP
+ * without one). Used only to warn; the engine follows the live headers.
+ */
+static const struct {
+    const char *type;
+    double requests;
+    double window_s;
+    const char *what;
+} budgets[] = {
+    {"mastodon", 300, 300, "300 requests per 5 minutes"},
+    {"reddit", 100, 60, "100 requests per minute (OAuth)"},
+    {"bluesky", 3000, 300, "3000 requests per 5 minutes"},
+    {"hackernews", 10000, 3600, "10000 requests per hour"},
+};
+
+/* Warns when the sources sharing one host and credential would poll faster
+ * than the platform's published budget, counting one request per poll
+ * (catch-up walks need more). */
+static void check_budgets(const struct hark_app_config *cfg,
+                          struct hark_diag *diag)
+{
+    const struct hark_json *arr = hark_json_get(cfg->doc->root, "sources");
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        const struct hark_app_source *a = &cfg->sources[i];
+        bool is_first = true;
+        double per_s = 0;
+        for (size_t j = 0; j < cfg->n_sources; j++) {
+            const struct hark_app_source *b = &cfg->sources[j];
+            bool same = strcmp(a->cfg.type, b->cfg.type) == 0 &&
+                        strcmp(a->host, b->host) == 0 &&
+                        strcmp(a->cfg.token_env ? a->cfg.token_env : "",
+                               b->cfg.token_env ? b->cfg.token_env : "") == 0;
+            if (!same) {
+                continue;
+            }
+            if (j < i) {
+                is_first = false;
+            }
+            per_s += 1.0 / (b->cfg.interval_s > 0 ? b->cfg.interval_s : 1);
+        }
+        for (size_t k = 0; is_first && k < sizeof(budgets) / sizeof(budgets[0]);
+             k++) {
+            if (strcmp(budgets[k].type, a->cfg.type) != 0) {
+                continue;
+            }
+            double allowed = budgets[k].requests / budgets[k].window_s;
+            if (per_s > allowed) {
+                const struct hark_json *obj =
+                    arr && i < arr->n ? arr->items[i] : NULL;
+                hark_json_warning(cfg->doc, diag,
+                                  obj ? hark_json_key_offset(obj, "interval_s")
+                                      : 0,
+                                  "the %s sources on %s would make %.2f "
+                                  "requests/s, over %s's published budget of "
+                                  "%s (%.2f/s); hark will slow down to the "
+                                  "rate-limit headers",
+                                  a->cfg.type, a->host, per_s, a->cfg.type,
+                                  budgets[k].what, allowed);
+            }
+        }
+    }
+}
+
 hark_err_t hark_app_config_load(const char *path, struct hark_diag *diag,
                                 struct hark_app_config **out)
 {
@@ -504,6 +569,9 @@ hark_err_t hark_app_config_load(const char *path, struct hark_diag *diag,
     hark_err_t err = hark_json_load_file(path, diag, &cfg->doc);
     if (err == HARK_OK) {
         err = parse_top(cfg, diag);
+    }
+    if (err == HARK_OK && !hark_diag_has_errors(diag)) {
+        check_budgets(cfg, diag);
     }
     if (err != HARK_OK || hark_diag_has_errors(diag)) {
         hark_app_config_free(cfg);
