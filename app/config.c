@@ -63,6 +63,7 @@ static const struct hark_cfgmap source_common[] = {
     {"backfill_pages", HARK_JSON_INTEGER, false, NULL},
     {"page_limit", HARK_JSON_INTEGER, false, NULL},
     {"token_env", HARK_JSON_STRING, false, NULL},
+    {"user_agent", HARK_JSON_STRING, false, NULL},
     {"client_id_env", HARK_JSON_STRING, false, NULL},
     {"client_secret_env", HARK_JSON_STRING, false, NULL},
     {NULL, 0, false, NULL}};
@@ -110,6 +111,7 @@ void hark_app_config_free(struct hark_app_config *cfg)
         free(s->cfg.type);
         free(s->cfg.base_url);
         free(s->cfg.token_env);
+        free(s->cfg.user_agent);
         free(s->cfg.client_id_env);
         free(s->cfg.client_secret_env);
         free(s->host);
@@ -278,6 +280,8 @@ static hark_err_t parse_source(struct hark_app_config *cfg,
     s->cfg.page_limit = (int)hark_json_int(hark_json_get(obj, "page_limit"), 0);
     s->cfg.token_env =
         hark_xstrdup(hark_json_str(hark_json_get(obj, "token_env")));
+    s->cfg.user_agent =
+        hark_xstrdup(hark_json_str(hark_json_get(obj, "user_agent")));
     s->cfg.client_id_env =
         hark_xstrdup(hark_json_str(hark_json_get(obj, "client_id_env")));
     s->cfg.client_secret_env =

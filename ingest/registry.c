@@ -17,6 +17,10 @@
 
 static const struct hark_source_ops *const adapters[] = {
     &hark_src_mastodon,
+    &hark_src_reddit,
+    &hark_src_hackernews,
+    &hark_src_bluesky,
+    &hark_src_json,
 };
 
 #define N_ADAPTERS (sizeof(adapters) / sizeof(adapters[0]))

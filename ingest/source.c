@@ -491,6 +491,40 @@ static int64_t retry_after_ms(const char *v)
     return -1;
 }
 
+/*
+ * Without Retry-After, a 429 may still say when the window resets: Reddit
+ * x-ratelimit-reset (seconds from now), X x-rate-limit-reset and Bluesky
+ * ratelimit-reset (epoch seconds), Mastodon x-ratelimit-reset (ISO 8601).
+ * -1 when none is usable.
+ */
+static int64_t reset_header_ms(const struct hark_response *resp)
+{
+    static const char *names[] = {"x-ratelimit-reset", "x-rate-limit-reset",
+                                  "ratelimit-reset"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = hark_response_header(resp, names[i]);
+        if (!v || !*v) {
+            continue;
+        }
+        int64_t at = 0;
+        if (hark_time_parse(v, &at) == HARK_OK) {
+            int64_t d = at - hark_now_ms();
+            return d > 0 ? d : 0;
+        }
+        char *end = NULL;
+        double n = strtod(v, &end);
+        if (end == v || n < 0) {
+            continue;
+        }
+        if (n > 1e9) { /* an epoch time */
+            int64_t d = (int64_t)(n * 1000) - hark_now_ms();
+            return d > 0 ? d : 0;
+        }
+        return (int64_t)(n * 1000);
+    }
+    return -1;
+}
+
 static void end_walk(struct hark_ingest *ing, struct src *s)
 {
     (void)ing;
@@ -717,6 +751,9 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         atomic_fetch_add(&st->http_errors, 1);
         int64_t wait = retry_after_ms(hark_response_header(&resp, "retry-after"));
         if (wait < 0) {
+            wait = reset_header_ms(&resp);
+        }
+        if (wait < 0) {
             wait = 60000;
         }
         s->next_at_ms = hark_mono_ms() + wait;
@@ -754,7 +791,9 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
                        "STOPPED: the platform refused our credentials "
                        "status=%ld url=%s (check %s)", status, s->url,
                        s->def->cfg->token_env ? s->def->cfg->token_env
-                                              : "the source's token_env");
+                       : s->def->cfg->client_id_env
+                           ? "the client credentials"
+                           : "the source's token_env or headers_env");
         clear_response(s);
         return;
     }
@@ -784,7 +823,12 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         clear_response(s);
         return;
     }
-    if (errbuf[0] && should_warn(s, WARN_NOTE)) {
+    if (strncmp(errbuf, "gap: ", 5) == 0) {
+        /* The platform's depth limit ended the walk before the cursor:
+         * record the range that could not be read (DESIGN.md "Catch-up"). */
+        HARK_LOG_WARN(s->component, "%s url=%s", errbuf, s->url);
+        ing->opts.dlq(ing->opts.opaque, idx, s->url, errbuf, NULL, 0);
+    } else if (errbuf[0] && should_warn(s, WARN_NOTE)) {
         /* Parsed, with a note (e.g. statuses skipped as malformed). */
         HARK_LOG_WARN(s->component, "%s url=%s", errbuf, s->url);
     }
@@ -837,6 +881,13 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
     }
     hark_page_cleanup(&page);
     clear_response(s);
+}
+
+/* Reddit asks every client for a unique User-Agent: "user_agent". */
+static const char *user_agent(const struct src *s)
+{
+    const char *ua = s->def->cfg->user_agent;
+    return ua && *ua ? ua : "hark/" HARK_VERSION " (social listening)";
 }
 
 static bool has_header(const struct hark_strv *hv, const char *name)
@@ -914,8 +965,7 @@ static void start_transfer(struct hark_ingest *ing, uint32_t idx,
     curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(s->easy, CURLOPT_USERAGENT,
-                     "hark/" HARK_VERSION " (social listening)");
+    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, user_agent(s));
     curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     if (is_stream) {
         /* A stream never ends; keep-alives (X every 20 s, Mastodon
@@ -1011,8 +1061,7 @@ static void start_token(struct hark_ingest *ing, uint32_t idx)
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_USERAGENT,
-                     "hark/" HARK_VERSION " (social listening)");
+    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, user_agent(s));
     curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");

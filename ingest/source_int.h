@@ -13,6 +13,10 @@
 
 /* The adapters (one per src_<platform>.c), listed in registry.c. */
 extern const struct hark_source_ops hark_src_mastodon;
+extern const struct hark_source_ops hark_src_reddit;
+extern const struct hark_source_ops hark_src_hackernews;
+extern const struct hark_source_ops hark_src_bluesky;
+extern const struct hark_source_ops hark_src_json;
 
 /*
  * Called by hark_html_to_text_links() for every <a> start tag, in document

@@ -47,24 +47,24 @@
 #define HN_ITEM_URL       "https://news.ycombinator.com/item?id="
 
 struct hn_key {
-    int64_t time_s;   /* created_at_i */
-    char id[24];      /* objectID, decimal */
+    int64_t time_s; /* created_at_i */
+    char id[24];    /* objectID, decimal */
 };
 
 struct hackernews {
-    char *name;          /* the source's name, copied into every post */
-    char *base_url;      /* without trailing '/' */
-    char *query;         /* NULL = every item of the tags */
-    char *tags;          /* Algolia form: "story" or "(story,comment)" */
-    int limit;           /* hitsPerPage, 1..100 */
-    int backfill_pages;  /* pages a first run reads (>= 1) */
+    char *name;         /* the source's name, copied into every post */
+    char *base_url;     /* without trailing '/' */
+    char *query;        /* NULL = every item of the tags */
+    char *tags;         /* Algolia form: "story" or "(story,comment)" */
+    int limit;          /* hitsPerPage, 1..100 */
+    int backfill_pages; /* pages a first run reads (>= 1) */
     /* the walk, as build_url left it for parse */
     bool has_cursor;
     struct hn_key cursor;
     char *cursor_text;
-    int64_t upper_s;     /* created_at_i <= upper_s; -1 = none */
-    int walk_pages;      /* pages parsed in this walk */
-    size_t n_walked;     /* hits seen in this walk */
+    int64_t upper_s; /* created_at_i <= upper_s; -1 = none */
+    int walk_pages;  /* pages parsed in this walk */
+    size_t n_walked; /* hits seen in this walk */
 };
 
 static const struct hark_cfgmap hn_cfgmap[] = {
@@ -269,13 +269,15 @@ static hark_err_t hn_init(const struct hark_source_cfg *cfg,
     *state = NULL;
     const struct hark_json *query_v = hark_json_get(obj, "query");
     const struct hark_json *tags_v = hark_json_get(obj, "tags");
-    if ((query_v && query_v->type != HARK_JSON_STRING) ||
-        (tags_v && tags_v->type != HARK_JSON_STRING &&
-         tags_v->type != HARK_JSON_ARRAY)) {
-        return HARK_EINVAL; /* reported by the cfgmap check */
+    /* Wrong types were reported by the cfgmap check; check the rest. */
+    bool is_ok = !query_v || query_v->type == HARK_JSON_STRING;
+    if (tags_v && tags_v->type != HARK_JSON_STRING &&
+        tags_v->type != HARK_JSON_ARRAY) {
+        return HARK_EINVAL;
     }
     char *tags = tags_value(doc, tags_v, diag);
-    if (!tags) {
+    if (!tags || !is_ok) {
+        free(tags);
         return HARK_EINVAL;
     }
     struct hackernews *h = hark_xcalloc(1, sizeof(*h));
@@ -371,9 +373,8 @@ static hark_err_t hn_build_url(void *state,
     }
     if (h->upper_s >= 0) {
         size_t n = strlen(filters);
-        (void)snprintf(filters + n, sizeof(filters) - n,
-                       "%screated_at_i<=%lld", n ? "," : "",
-                       (long long)h->upper_s);
+        (void)snprintf(filters + n, sizeof(filters) - n, "%screated_at_i<=%lld",
+                       n ? "," : "", (long long)h->upper_s);
     }
     if (err == HARK_OK && filters[0]) {
         err = hark_buf_printf(url, "&numericFilters=");
@@ -403,12 +404,44 @@ static bool has_tag(const struct hark_json *tags, const char *tag)
     return false;
 }
 
-static char *html_dup(const struct hark_json *v, unsigned *n_repaired)
+static void link_add(struct hark_post *post, const char *href)
+{
+    size_t len = strlen(href);
+    char *fixed = NULL;
+    if (!hark_utf8_valid(href, len)) {
+        fixed = hark_utf8_repair(href, len, &post->n_repaired);
+        href = fixed;
+        len = strlen(href);
+    }
+    bool is_dup = len == 0;
+    for (size_t i = 0; i < post->links.n && !is_dup; i++) {
+        is_dup = strcmp(post->links.v[i], href) == 0;
+    }
+    if (!is_dup) {
+        hark_strv_add(&post->links, href, len);
+    }
+    free(fixed);
+}
+
+/* Every <a href> of a text is a link of the post. */
+static void
+on_link(void *ctx, const char *href, const char *cls, const char *rel)
+{
+    (void)cls;
+    (void)rel;
+    if (href) {
+        link_add(ctx, href);
+    }
+}
+
+/* The plain text of an HTML field (its links go to post->links). */
+static char *html_dup(const struct hark_json *v, struct hark_post *post)
 {
     if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
         return NULL;
     }
-    return hark_html_to_text(v->s, v->s_len, n_repaired);
+    return hark_html_to_text_links(v->s, v->s_len, &post->n_repaired, on_link,
+                                   post);
 }
 
 static int64_t count_of(const struct hark_json *obj, const char *key)
@@ -433,8 +466,16 @@ static struct hark_post *hit_post(const struct hackernews *h,
     hark_time_format(key->time_s * 1000, at);
     post->created_at = hark_xstrdup(at);
 
+    if (!is_comment) {
+        /* The story's own link first, then those in its text. */
+        char *link = str_dup(hark_json_get(hit, "url"), rep);
+        if (link) {
+            link_add(post, link);
+            free(link);
+        }
+    }
     char *text = html_dup(
-        hark_json_get(hit, is_comment ? "comment_text" : "story_text"), rep);
+        hark_json_get(hit, is_comment ? "comment_text" : "story_text"), post);
     if (text) {
         free(post->text);
         post->text = text;
@@ -451,11 +492,6 @@ static struct hark_post *hit_post(const struct hackernews *h,
         post->kind = HARK_KIND_POST;
         post->title = str_dup(hark_json_get(hit, "title"), rep);
         post->conversation_id = hark_xstrdup(key->id);
-        char *link = str_dup(hark_json_get(hit, "url"), rep);
-        if (link) {
-            hark_strv_add(&post->links, link, strlen(link));
-            free(link);
-        }
     }
     post->likes = count_of(hit, "points");
     post->replies = count_of(hit, "num_comments");
@@ -504,8 +540,7 @@ static hark_err_t body_doc(const struct hark_response *resp,
     char parse_err[256];
     size_t err_offset = 0;
     if (hark_json_parse(resp->body, resp->body_len, resp->url, &opts, doc,
-                        parse_err, sizeof(parse_err),
-                        &err_offset) != HARK_OK) {
+                        parse_err, sizeof(parse_err), &err_offset) != HARK_OK) {
         set_err(errbuf, errbuf_len, "invalid JSON at byte %zu of %zu: %s",
                 err_offset, resp->body_len, parse_err);
         return HARK_EINVAL;
@@ -518,15 +553,16 @@ struct walk {
     struct hn_key newest;
     bool has_oldest;
     struct hn_key oldest;
-    bool is_reached;  /* a hit at or older than the cursor */
+    bool is_reached; /* a hit at or older than the cursor */
     size_t n_skipped;
     size_t first_skipped;
-    const char *why;  /* static */
+    const char *why; /* static */
 };
 
+/* Children are read last to first: the lowest index seen is the first. */
 static void skip(struct walk *w, size_t i, const char *why)
 {
-    if (w->n_skipped++ == 0) {
+    if (w->n_skipped++ == 0 || i < w->first_skipped) {
         w->first_skipped = i;
         w->why = why;
     }
@@ -589,6 +625,8 @@ static void next_page(struct hackernews *h,
     int64_t n_hits = hark_json_int(hark_json_get(root, "nbHits"), 0);
     int64_t per_page =
         hark_json_int(hark_json_get(root, "hitsPerPage"), h->limit);
+    long long next_k = (long long)k + 1;
+    long long n_read = next_k * (long long)per_page;
     bool is_full = per_page > 0 && (int64_t)hits->n >= per_page;
     const char *at = h->upper_s >= 0 ? "@" : "";
     char upper[24] = "";
@@ -596,8 +634,8 @@ static void next_page(struct hackernews *h,
         (void)snprintf(upper, sizeof(upper), "%lld", (long long)h->upper_s);
     }
     if (!h->has_cursor) {
-        if (is_full && k + 1 < n_pages && h->walk_pages < h->backfill_pages) {
-            page->next_token = hark_xasprintf("%lld", (long long)(k + 1));
+        if (is_full && next_k < n_pages && h->walk_pages < h->backfill_pages) {
+            page->next_token = hark_xasprintf("%lld", next_k);
         }
         return;
     }
@@ -605,12 +643,11 @@ static void next_page(struct hackernews *h,
         h->walk_pages >= HN_MAX_WALK_PAGES) {
         return;
     }
-    if (k + 1 < n_pages) {
-        page->next_token =
-            hark_xasprintf("%lld%s%s", (long long)(k + 1), at, upper);
+    if (next_k < n_pages) {
+        page->next_token = hark_xasprintf("%lld%s%s", next_k, at, upper);
         return;
     }
-    if (n_hits <= (k + 1) * per_page) {
+    if (n_hits <= n_read) {
         return; /* every match read */
     }
     /* Algolia's window is spent: restart under the oldest second read. */
@@ -622,11 +659,10 @@ static void next_page(struct hackernews *h,
     char oldest[32];
     hark_time_format(w->oldest.time_s * 1000, oldest);
     set_err(errbuf, errbuf_len,
-            "gap: more than %lld hits at %s (created_at_i %lld); Algolia "
-            "serves no more of that second, so hits between it and the "
-            "cursor %s may be missing",
-            (long long)((k + 1) * per_page), oldest,
-            (long long)w->oldest.time_s,
+            "gap: Algolia serves %lld hits of a query and all of them "
+            "fall in one second, %s (created_at_i %lld); hits of that "
+            "second and older, back to the cursor %s, may be missing",
+            n_read, oldest, (long long)w->oldest.time_s,
             h->cursor_text ? h->cursor_text : "?");
 }
 
@@ -680,15 +716,15 @@ static hark_err_t hn_parse(void *state,
 
     struct walk w;
     memset(&w, 0, sizeof(w));
-    page->posts = hark_xcalloc(hits->n ? hits->n : 1,
-                               sizeof(struct hark_post *));
+    page->posts =
+        hark_xcalloc(hits->n ? hits->n : 1, sizeof(struct hark_post *));
     for (size_t i = hits->n; i-- > 0;) { /* oldest first */
         take_hit(h, hits->items[i], i, page, &w);
     }
     if (is_first && w.has_newest &&
         (!h->has_cursor || key_cmp(&w.newest, &h->cursor) > 0)) {
-        page->cursor = hark_xasprintf("%lld:%s", (long long)w.newest.time_s,
-                                      w.newest.id);
+        page->cursor =
+            hark_xasprintf("%lld:%s", (long long)w.newest.time_s, w.newest.id);
     }
     next_page(h, root, hits, &w, page, errbuf, errbuf_len);
     if (w.n_skipped > 0 && errbuf && errbuf_len > 0 && !errbuf[0]) {

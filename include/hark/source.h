@@ -31,6 +31,7 @@ struct hark_source_cfg {
     char *token_env;      /* name of the variable, never the token */
     char *client_id_env;     /* OAuth client credentials (variable names), */
     char *client_secret_env; /* for adapters that fetch their own token */
+    char *user_agent;        /* NULL: "hark/VERSION (social listening)" */
 };
 
 /* A response header, name lowercased. */

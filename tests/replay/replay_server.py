@@ -31,6 +31,14 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fake_bluesky  # noqa: E402 (this folder; Bluesky XRPC routes)
+import fake_json  # noqa: E402 (this folder; X-style JSON search routes)
+import fake_hackernews  # noqa: E402 (this folder; Algolia HN search)
+import fake_reddit  # noqa: E402 (this folder; Reddit listings)
+
+# Other platforms' fakes: each route() serves its own paths only.
+FAKES = (fake_bluesky, fake_json, fake_reddit, fake_hackernews)
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 DATA_DIR = os.path.join(REPO_ROOT, "tests", "data", "api", "mastodon")
@@ -366,6 +374,10 @@ class Handler(BaseHTTPRequestHandler):
         params = dict(urllib.parse.parse_qsl(url.query,
                                              keep_blank_values=True))
         try:
+            qlist = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+            for fake in FAKES:
+                if fake.route(self, method, path, url.query, params, qlist):
+                    return
             if path.startswith("/_control/"):
                 self.control(method, path, params)
                 return

@@ -1,0 +1,786 @@
+/*
+ * src_reddit: the Reddit listing adapter (subreddit new/comments, search).
+ *
+ * Requests. Every URL gets the `.json` suffix: www.reddit.com needs it and
+ * oauth.reddit.com accepts it, so one form serves both bases (no option):
+ *
+ *   subreddit, listing "new"       {base}/r/SUB/new.json?limit=N&raw_json=1
+ *   subreddit, listing "comments"  {base}/r/SUB/comments.json?...
+ *   subreddit + query              {base}/r/SUB/search.json?q=Q&sort=new
+ *                                      &restrict_sr=1&limit=N&raw_json=1
+ *   query alone                    {base}/search.json?q=Q&sort=new&...
+ *
+ * `raw_json=1` makes Reddit send text unescaped (no &amp; &lt; &gt;).
+ *
+ * Paging. Listings are newest first, and `after=<fullname>` returns the
+ * page older than that item. There is no reliable "newer than" walk (the
+ * `before` direction stops at Reddit's cache and skips nothing only when
+ * the anchor still exists), so hark walks back (DESIGN.md "Catch-up"):
+ *
+ *   - first run (no cursor): the newest page, and up to backfill_pages
+ *     pages back with `after`;
+ *   - with a cursor: from the newest page back with `after` until a page
+ *     holds an item at or older than the cursor; items not newer than the
+ *     cursor are not emitted.
+ *
+ * "Newer" compares (created_utc, id): time first (ids of different kinds
+ * and, within one second, even of one kind are not in listing order), then
+ * the base-36 id after "t3_"/"t1_" as a number. The cursor is the newest
+ * (fullname, created_utc) of the walk's first page, written
+ * "t3_abc@1700000000"; it is committed only when the walk ends
+ * (is_forward false).
+ *
+ * Depth. Reddit serves about 1,000 items of a listing, then `after` comes
+ * back null. When that happens before the walk reached the cursor, the
+ * items between the oldest one read and the cursor cannot be read: parse
+ * returns HARK_OK with a "gap" note in errbuf (the engine logs it). The
+ * engine has no gap-event API yet; it should turn this into a `gap` event
+ * on hark.dlq.
+ *
+ * Thread: ingest thread only (the state is not shared).
+ */
+#include "hark/source.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source_int.h"
+
+#define REDDIT_MAX_LIMIT      100
+#define REDDIT_MAX_WALK_PAGES 200 /* a server that never ends the walk */
+#define REDDIT_WWW            "https://www.reddit.com"
+
+struct reddit_key {
+    int64_t time_s; /* created_utc; -1 = unknown (compare ids only) */
+    char id36[24];  /* lowercase base 36, after the "tN_" prefix */
+};
+
+struct reddit {
+    char *name;         /* the source's name, copied into every post */
+    char *base_url;     /* without trailing '/' */
+    char *path;         /* "/r/AskReddit/new.json" */
+    char *query;        /* search terms, or NULL */
+    bool is_restricted; /* search within the subreddit */
+    int limit;          /* items per request, 1..100 */
+    int backfill_pages; /* pages a first run reads (>= 1) */
+    /* the walk, as the last build_url / parse saw it */
+    bool has_cursor;
+    struct reddit_key cursor;
+    char *cursor_text;
+    int walk_pages;  /* pages parsed in this walk */
+    size_t n_walked; /* items seen in this walk */
+};
+
+static const struct hark_cfgmap reddit_cfgmap[] = {
+    {"subreddit", HARK_JSON_STRING, false, NULL},
+    {"listing", HARK_JSON_STRING, false, NULL},
+    {"query", HARK_JSON_STRING, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+/* ---- small helpers ---- */
+
+static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
+    HARK_PRINTF(3, 4);
+
+static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (errbuf && errbuf_len > 0) {
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
+        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
+    }
+    va_end(ap);
+}
+
+/* A copy of a non-empty JSON string, repaired to UTF-8; else NULL. */
+static char *str_dup(const struct hark_json *v, unsigned *n_repaired)
+{
+    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
+        return NULL;
+    }
+    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
+        return hark_xstrndup(v->s, v->s_len);
+    }
+    return hark_utf8_repair(v->s, v->s_len, n_repaired);
+}
+
+static bool is_sub_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A subreddit name, or several joined with '+' ("pics+aww"). */
+static bool is_subreddit(const char *s)
+{
+    size_t run = 0;
+    for (; *s; s++) {
+        if (*s == '+') {
+            if (run == 0) {
+                return false;
+            }
+            run = 0;
+        } else if (is_sub_char(*s) && run < 64) {
+            run++;
+        } else {
+            return false;
+        }
+    }
+    return run > 0;
+}
+
+/*
+ * Reads the key of fullname `name` ("t3_abc") created at `time_s`.
+ * False when the part after '_' is not base 36.
+ */
+static bool key_set(struct reddit_key *key, const char *name, int64_t time_s)
+{
+    const char *us = strchr(name, '_');
+    const char *id = us ? us + 1 : name;
+    size_t n = strlen(id);
+    if (n == 0 || n >= sizeof(key->id36)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) {
+            return false;
+        }
+        key->id36[i] = c;
+    }
+    key->id36[n] = '\0';
+    key->time_s = time_s;
+    return true;
+}
+
+/*
+ * Orders keys: created_utc, then the base-36 id as a number (digits sort
+ * before letters in ASCII, so hark_id_cmp's length-then-bytes order is the
+ * numeric one). An unknown time compares ids only.
+ */
+static int key_cmp(const struct reddit_key *a, const struct reddit_key *b)
+{
+    if (a->time_s >= 0 && b->time_s >= 0 && a->time_s != b->time_s) {
+        return a->time_s < b->time_s ? -1 : 1;
+    }
+    return hark_id_cmp(a->id36, b->id36);
+}
+
+/* "t3_abc@1700000000" (or a bare fullname) into *key. */
+static bool cursor_read(const char *text, struct reddit_key *key)
+{
+    const char *at = strrchr(text, '@');
+    char name[64];
+    int64_t time_s = -1;
+    size_t n = at ? (size_t)(at - text) : strlen(text);
+    if (n == 0 || n >= sizeof(name)) {
+        return false;
+    }
+    memcpy(name, text, n);
+    name[n] = '\0';
+    if (at) {
+        char *end = NULL;
+        long long t = strtoll(at + 1, &end, 10);
+        if (end == at + 1 || *end != '\0' || t < 0) {
+            return false;
+        }
+        time_s = (int64_t)t;
+    }
+    return key_set(key, name, time_s);
+}
+
+/* ---- config ---- */
+
+static void reddit_free(void *state)
+{
+    struct reddit *r = state;
+    if (!r) {
+        return;
+    }
+    free(r->name);
+    free(r->base_url);
+    free(r->path);
+    free(r->query);
+    free(r->cursor_text);
+    free(r);
+}
+
+/* The string value of `key` (NULL when absent or of another type). */
+static const char *key_str(const struct hark_json *obj,
+                           const char *key,
+                           const struct hark_json **v,
+                           bool *is_ok)
+{
+    *v = hark_json_get(obj, key);
+    const char *s = hark_json_str(*v);
+    if (*v && !s) {
+        *is_ok = false; /* a wrong type: reported by the cfgmap check */
+    }
+    return s;
+}
+
+/*
+ * Checks what the cfgmap cannot: the subreddit's form, the listing, and
+ * that the keys make one request. Each problem goes to `diag`.
+ */
+static bool reddit_check(const struct hark_json_doc *doc,
+                         const struct hark_json *obj,
+                         struct hark_diag *diag,
+                         const char **sub,
+                         const char **listing,
+                         const char **query)
+{
+    bool is_ok = true;
+    const struct hark_json *sub_v = NULL;
+    const struct hark_json *listing_v = NULL;
+    const struct hark_json *query_v = NULL;
+    *sub = key_str(obj, "subreddit", &sub_v, &is_ok);
+    *listing = key_str(obj, "listing", &listing_v, &is_ok);
+    *query = key_str(obj, "query", &query_v, &is_ok);
+    const char *name = *sub;
+    if (name && strncmp(name, "/r/", 3) == 0) {
+        name += 3;
+    } else if (name && strncmp(name, "r/", 2) == 0) {
+        name += 2;
+    }
+    if (sub_v && name && !is_subreddit(name)) {
+        hark_json_error(doc, diag, sub_v->offset,
+                        "\"subreddit\" must be a subreddit name like "
+                        "\"AskReddit\" (letters, digits, '_'; several "
+                        "joined with '+')");
+        is_ok = false;
+    }
+    *sub = name;
+    if (query_v && *query && !**query) {
+        hark_json_error(doc, diag, query_v->offset,
+                        "\"query\" must not be empty");
+        is_ok = false;
+    }
+    if (!sub_v && !query_v) {
+        hark_json_error(doc, diag, obj->offset,
+                        "a reddit source needs \"subreddit\" (a listing) or "
+                        "\"query\" (a search)");
+        is_ok = false;
+    }
+    if (listing_v && *listing && strcmp(*listing, "new") != 0 &&
+        strcmp(*listing, "comments") != 0) {
+        hark_json_error(doc, diag, listing_v->offset,
+                        "unknown listing \"%s\"; expected \"new\" or "
+                        "\"comments\"",
+                        *listing);
+        is_ok = false;
+    } else if (listing_v && *listing && *query) {
+        hark_json_error(doc, diag, listing_v->offset,
+                        "\"listing\" does not apply to a search (\"query\"); "
+                        "search results are posts, newest first");
+        is_ok = false;
+    }
+    return is_ok;
+}
+
+static hark_err_t reddit_init(const struct hark_source_cfg *cfg,
+                              const struct hark_json_doc *doc,
+                              const struct hark_json *obj,
+                              struct hark_diag *diag,
+                              void **state)
+{
+    const char *sub = NULL;
+    const char *listing = NULL;
+    const char *query = NULL;
+    *state = NULL;
+    /*
+     * The engine has checked types and unknown keys with our cfgmap (and
+     * calls init even when that failed): report only what the map cannot
+     * say, and fail quietly on what it already reported.
+     */
+    if (!reddit_check(doc, obj, diag, &sub, &listing, &query)) {
+        return HARK_EINVAL;
+    }
+
+    struct reddit *r = hark_xcalloc(1, sizeof(*r));
+    r->name = hark_xstrdup(cfg->name ? cfg->name : "");
+    r->base_url = hark_xstrdup(cfg->base_url ? cfg->base_url : "");
+    size_t n = strlen(r->base_url);
+    while (n > 0 && r->base_url[n - 1] == '/') {
+        r->base_url[--n] = '\0';
+    }
+    if (query) {
+        r->query = hark_xstrdup(query);
+        r->is_restricted = sub != NULL;
+        r->path = sub ? hark_xasprintf("/r/%s/search.json", sub)
+                      : hark_xstrdup("/search.json");
+    } else {
+        r->path =
+            hark_xasprintf("/r/%s/%s.json", sub, listing ? listing : "new");
+    }
+    r->limit = cfg->page_limit > 0 && cfg->page_limit < REDDIT_MAX_LIMIT
+                   ? cfg->page_limit
+                   : REDDIT_MAX_LIMIT;
+    r->backfill_pages = cfg->backfill_pages > 1 ? cfg->backfill_pages : 1;
+    *state = r;
+    return HARK_OK;
+}
+
+/* ---- requests ---- */
+
+static void remember_cursor(struct reddit *r, const char *cursor)
+{
+    if (cursor && r->cursor_text && strcmp(cursor, r->cursor_text) == 0) {
+        return;
+    }
+    free(r->cursor_text);
+    r->cursor_text = NULL;
+    r->has_cursor = false;
+    if (cursor && *cursor && cursor_read(cursor, &r->cursor)) {
+        r->has_cursor = true;
+        r->cursor_text = hark_xstrdup(cursor);
+    }
+}
+
+static hark_err_t reddit_build_url(void *state,
+                                   const char *cursor,
+                                   const char *token,
+                                   int page_index,
+                                   struct hark_buf *url)
+{
+    struct reddit *r = state;
+    (void)page_index; /* parse counts pages itself, from the URLs */
+    remember_cursor(r, cursor);
+    hark_buf_reset(url);
+    hark_err_t err = hark_buf_printf(url, "%s%s?", r->base_url, r->path);
+    if (err == HARK_OK && r->query) {
+        err = hark_buf_printf(url, "q=");
+        if (err == HARK_OK) {
+            err = hark_url_encode(url, r->query, strlen(r->query));
+        }
+        if (err == HARK_OK) {
+            err = hark_buf_printf(url, "&sort=new%s&",
+                                  r->is_restricted ? "&restrict_sr=1" : "");
+        }
+    }
+    if (err == HARK_OK) {
+        err = hark_buf_printf(url, "limit=%d&raw_json=1", r->limit);
+    }
+    if (err == HARK_OK && token && *token) {
+        err = hark_buf_printf(url, "&after=");
+        if (err == HARK_OK) {
+            err = hark_url_encode(url, token, strlen(token));
+        }
+    }
+    return err;
+}
+
+/* ---- items ---- */
+
+/* A JSON number of seconds since the epoch as RFC 3339; NULL if none. */
+static char *time_dup(const struct hark_json *v)
+{
+    if (!v || !(v->type & HARK_JSON_NUMBER) || v->d < 0 || v->d > 1e11) {
+        return NULL;
+    }
+    char out[32];
+    hark_time_format((int64_t)(v->d * 1000.0), out);
+    return hark_xstrdup(out);
+}
+
+static bool is_gone_text(const char *s)
+{
+    return s && (strcmp(s, "[deleted]") == 0 || strcmp(s, "[removed]") == 0);
+}
+
+/* The part of fullname `name` after "tN_" (the whole name without one). */
+static const char *id36_of(const char *name)
+{
+    const char *us = name ? strchr(name, '_') : NULL;
+    return us ? us + 1 : name;
+}
+
+/* "https://www.reddit.com" + permalink, or the canonical form of ids. */
+static char *item_url(const struct hark_json *d,
+                      bool is_comment,
+                      const char *name,
+                      unsigned *rep)
+{
+    const char *permalink = hark_json_str(hark_json_get(d, "permalink"));
+    if (permalink && permalink[0] == '/') {
+        char *p = str_dup(hark_json_get(d, "permalink"), rep);
+        char *url = hark_xasprintf("%s%s", REDDIT_WWW, p);
+        free(p);
+        return url;
+    }
+    const char *link_id = hark_json_str(hark_json_get(d, "link_id"));
+    if (is_comment && link_id) {
+        return hark_xasprintf("%s/comments/%s/_/%s/", REDDIT_WWW,
+                              id36_of(link_id), id36_of(name));
+    }
+    return is_comment
+               ? NULL
+               : hark_xasprintf("%s/comments/%s/", REDDIT_WWW, id36_of(name));
+}
+
+static int64_t count_of(const struct hark_json *obj, const char *key)
+{
+    int64_t v = hark_json_int(hark_json_get(obj, key), 0);
+    return v < 0 ? 0 : v;
+}
+
+/*
+ * A post from the data of a t3 (link) or t1 (comment) thing; `name` is
+ * its fullname (borrowed). The caller owns the post.
+ */
+static struct hark_post *thing_post(const struct reddit *r,
+                                    const struct hark_json *d,
+                                    const char *name,
+                                    bool is_comment)
+{
+    struct hark_post *post = hark_post_new();
+    unsigned *rep = &post->n_repaired;
+    post->id = hark_xstrdup(name);
+    post->platform = hark_xstrdup("reddit");
+    post->source = hark_xstrdup(r->name);
+    post->kind = is_comment ? HARK_KIND_COMMENT : HARK_KIND_POST;
+    post->created_at = time_dup(hark_json_get(d, "created_utc"));
+    post->edited_at = time_dup(hark_json_get(d, "edited")); /* or false */
+    post->url = item_url(d, is_comment, name, rep);
+
+    const char *text_key = is_comment ? "body" : "selftext";
+    const char *author = hark_json_str(hark_json_get(d, "author"));
+    const char *text = hark_json_str(hark_json_get(d, text_key));
+    if (author && strcmp(author, "[deleted]") == 0 && is_gone_text(text)) {
+        /* A tombstone: the events carry only id and platform. */
+        post->is_deleted = true;
+    } else {
+        char *t = str_dup(hark_json_get(d, text_key), rep);
+        if (t) {
+            free(post->text);
+            post->text = t;
+        }
+    }
+    post->title =
+        str_dup(hark_json_get(d, is_comment ? "link_title" : "title"), rep);
+
+    if (author && strcmp(author, "[deleted]") != 0) {
+        post->author.handle = str_dup(hark_json_get(d, "author"), rep);
+        post->author.display_name = hark_xstrdup(post->author.handle);
+        /* t2_ ids since 2018; before that the name (unique, permanent). */
+        post->author.id = str_dup(hark_json_get(d, "author_fullname"), rep);
+        if (!post->author.id) {
+            post->author.id = hark_xstrdup(post->author.handle);
+        }
+    }
+
+    if (is_comment) {
+        post->in_reply_to = str_dup(hark_json_get(d, "parent_id"), rep);
+        post->conversation_id = str_dup(hark_json_get(d, "link_id"), rep);
+    } else {
+        post->conversation_id = hark_xstrdup(name);
+        const char *link = hark_json_str(hark_json_get(d, "url"));
+        if (!hark_json_bool(hark_json_get(d, "is_self"), false) && link &&
+            *link) {
+            char *l = str_dup(hark_json_get(d, "url"), rep);
+            hark_strv_add(&post->links, l, strlen(l));
+            free(l);
+        }
+        post->replies = count_of(d, "num_comments");
+    }
+    post->likes = hark_json_int(hark_json_get(d, "score"), 0);
+    return post;
+}
+
+/* ---- pages ---- */
+
+static int64_t header_num(const struct hark_response *resp, const char *name)
+{
+    const char *v = hark_response_header(resp, name);
+    if (!v) {
+        return -1;
+    }
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || d < 0 || d > 9e15) {
+        return -1;
+    }
+    return (int64_t)d;
+}
+
+/* x-ratelimit-remaining "996.0", -used "4", -reset "498" (seconds). */
+static void read_rate(const struct hark_response *resp, struct hark_rate *rate)
+{
+    int64_t used = header_num(resp, "x-ratelimit-used");
+    rate->remaining = header_num(resp, "x-ratelimit-remaining");
+    rate->limit =
+        used >= 0 && rate->remaining >= 0 ? used + rate->remaining : -1;
+    int64_t reset_s = header_num(resp, "x-ratelimit-reset");
+    rate->reset_at_ms = reset_s >= 0 ? hark_now_ms() + reset_s * 1000 : -1;
+    rate->retry_after_ms = -1; /* the engine reads Retry-After */
+}
+
+/* Up to 60 bytes of the body, printable ASCII only, for messages. */
+static void body_excerpt(const char *body, size_t len, char out[64])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < 60; i++) {
+        unsigned char c = (unsigned char)body[i];
+        out[n++] = (char)((c >= 0x20 && c < 0x7F) ? c : ' ');
+    }
+    out[n] = '\0';
+}
+
+/* Reads the body as a JSON document, or says why it is none. */
+static hark_err_t body_doc(const struct hark_response *resp,
+                           struct hark_json_doc **doc,
+                           char *errbuf,
+                           size_t errbuf_len)
+{
+    *doc = NULL;
+    size_t i = 0;
+    while (resp->body && i < resp->body_len &&
+           (resp->body[i] == ' ' || resp->body[i] == '\t' ||
+            resp->body[i] == '\n' || resp->body[i] == '\r')) {
+        i++;
+    }
+    if (!resp->body || i == resp->body_len) {
+        set_err(errbuf, errbuf_len, "empty body; expected a Listing");
+        return HARK_EINVAL;
+    }
+    if (resp->body[i] == '<') {
+        char excerpt[64];
+        body_excerpt(resp->body + i, resp->body_len - i, excerpt);
+        const char *type = hark_response_header(resp, "content-type");
+        set_err(errbuf, errbuf_len, "not JSON (%s?): body starts \"%s\"",
+                type ? type : "text/html", excerpt);
+        return HARK_EINVAL;
+    }
+    struct hark_json_opts opts = {
+        .allow_comments = false, .validate_utf8 = false, .max_depth = 64};
+    char parse_err[256];
+    size_t err_offset = 0;
+    if (hark_json_parse(resp->body, resp->body_len, resp->url, &opts, doc,
+                        parse_err, sizeof(parse_err), &err_offset) != HARK_OK) {
+        set_err(errbuf, errbuf_len, "invalid JSON at byte %zu of %zu: %s",
+                err_offset, resp->body_len, parse_err);
+        return HARK_EINVAL;
+    }
+    return HARK_OK;
+}
+
+/* The children of a Listing, or NULL with errbuf saying what came. */
+static const struct hark_json *listing_children(const struct hark_json *root,
+                                                const struct hark_json **data,
+                                                char *errbuf,
+                                                size_t errbuf_len)
+{
+    if (root->type != HARK_JSON_OBJECT) {
+        set_err(errbuf, errbuf_len, "expected a Listing object, got %s",
+                hark_json_type_name(root->type));
+        return NULL;
+    }
+    const struct hark_json *error = hark_json_get(root, "error");
+    if (error) {
+        /* {"message": "Forbidden", "error": 403}, even with status 200 */
+        const char *msg = hark_json_str(hark_json_get(root, "message"));
+        set_err(errbuf, errbuf_len, "reddit reported error %lld \"%.200s\"",
+                (long long)hark_json_int(error, -1), msg ? msg : "");
+        return NULL;
+    }
+    const char *kind = hark_json_str(hark_json_get(root, "kind"));
+    *data = hark_json_get(root, "data");
+    const struct hark_json *children = hark_json_get(*data, "children");
+    if (!kind || strcmp(kind, "Listing") != 0 || !children ||
+        children->type != HARK_JSON_ARRAY) {
+        set_err(errbuf, errbuf_len,
+                "expected a Listing ({\"kind\": \"Listing\", \"data\": "
+                "{\"children\": [...]}}), got kind \"%.40s\"",
+                kind ? kind : "(none)");
+        return NULL;
+    }
+    return children;
+}
+
+struct walk {
+    bool has_newest;
+    struct reddit_key newest;
+    char newest_name[64];
+    bool has_oldest;
+    struct reddit_key oldest;
+    bool is_reached; /* an item at or older than the cursor */
+    size_t n_skipped;
+    size_t first_skipped;
+    const char *why; /* static */
+};
+
+/* Children are read last to first: the lowest index seen is the first. */
+static void skip(struct walk *w, size_t i, const char *why)
+{
+    if (w->n_skipped++ == 0 || i < w->first_skipped) {
+        w->first_skipped = i;
+        w->why = why;
+    }
+}
+
+/* One child of the listing: emitted, counted, or skipped. */
+static void take_child(const struct reddit *r,
+                       const struct hark_json *child,
+                       size_t i,
+                       struct hark_page *page,
+                       struct walk *w)
+{
+    if (child->type != HARK_JSON_OBJECT) {
+        skip(w, i, "not an object");
+        return;
+    }
+    const char *kind = hark_json_str(hark_json_get(child, "kind"));
+    const struct hark_json *d = hark_json_get(child, "data");
+    if (!kind || (strcmp(kind, "t3") != 0 && strcmp(kind, "t1") != 0)) {
+        skip(w, i, "not a post (t3) or comment (t1)");
+        return;
+    }
+    if (!d || d->type != HARK_JSON_OBJECT) {
+        skip(w, i, "no \"data\" object");
+        return;
+    }
+    const char *name = hark_json_str(hark_json_get(d, "name"));
+    const struct hark_json *created = hark_json_get(d, "created_utc");
+    struct reddit_key key;
+    if (!created || !(created->type & HARK_JSON_NUMBER) || created->d < 0) {
+        skip(w, i, "no \"created_utc\"");
+        return;
+    }
+    if (!name || strlen(name) >= sizeof(w->newest_name) ||
+        !key_set(&key, name, (int64_t)created->d)) {
+        skip(w, i, "no fullname (\"name\")");
+        return;
+    }
+    if (!w->has_newest || key_cmp(&key, &w->newest) > 0) {
+        w->has_newest = true;
+        w->newest = key;
+        (void)snprintf(w->newest_name, sizeof(w->newest_name), "%s", name);
+    }
+    if (!w->has_oldest || key_cmp(&key, &w->oldest) < 0) {
+        w->has_oldest = true;
+        w->oldest = key;
+    }
+    if (r->has_cursor && key_cmp(&key, &r->cursor) <= 0) {
+        w->is_reached = true; /* already delivered */
+        return;
+    }
+    page->posts[page->n_posts++] =
+        thing_post(r, d, name, strcmp(kind, "t1") == 0);
+}
+
+/* Where the walk goes after this page; may set a gap note in errbuf. */
+static void next_page(struct reddit *r,
+                      const struct hark_json *data,
+                      const char *requested_after,
+                      const struct walk *w,
+                      struct hark_page *page,
+                      char *errbuf,
+                      size_t errbuf_len)
+{
+    const char *after = hark_json_str(hark_json_get(data, "after"));
+    bool has_after = after && *after &&
+                     !(requested_after && strcmp(after, requested_after) == 0);
+    if (!r->has_cursor) {
+        if (has_after && r->walk_pages < r->backfill_pages) {
+            page->next_token = hark_xstrdup(after);
+        }
+        return;
+    }
+    if (w->is_reached || r->n_walked == 0) {
+        return;
+    }
+    if (has_after && r->walk_pages < REDDIT_MAX_WALK_PAGES) {
+        page->next_token = hark_xstrdup(after);
+        return;
+    }
+    char oldest[32] = "?";
+    char cursor_at[32] = "?";
+    if (w->has_oldest) {
+        hark_time_format(w->oldest.time_s * 1000, oldest);
+    }
+    if (r->cursor.time_s >= 0) {
+        hark_time_format(r->cursor.time_s * 1000, cursor_at);
+    }
+    set_err(errbuf, errbuf_len,
+            "gap: the listing ended (%s) after %zu items without reaching "
+            "the cursor %s; items from %s back to %s could not be read",
+            has_after ? "page cap" : "Reddit's depth limit, after=null",
+            r->n_walked, r->cursor_text ? r->cursor_text : "?", oldest,
+            cursor_at);
+}
+
+static hark_err_t reddit_parse(void *state,
+                               const struct hark_response *resp,
+                               struct hark_page *page,
+                               char *errbuf,
+                               size_t errbuf_len)
+{
+    struct reddit *r = state;
+    struct hark_json_doc *doc = NULL;
+    char *requested_after = NULL;
+
+    memset(page, 0, sizeof(*page));
+    read_rate(resp, &page->rate);
+    page->is_forward = false;
+    set_err(errbuf, errbuf_len, "%s", "");
+
+    if (body_doc(resp, &doc, errbuf, errbuf_len) != HARK_OK) {
+        return HARK_EINVAL;
+    }
+    const struct hark_json *data = NULL;
+    const struct hark_json *children =
+        listing_children(doc->root, &data, errbuf, errbuf_len);
+    if (!children) {
+        hark_json_doc_free(doc);
+        return HARK_EINVAL;
+    }
+
+    /* The walk's first page is the one requested without `after`. */
+    requested_after = resp->url ? hark_url_param(resp->url, "after") : NULL;
+    bool is_first = !requested_after || !*requested_after;
+    if (is_first) {
+        r->walk_pages = 0;
+        r->n_walked = 0;
+    }
+    r->walk_pages++;
+    r->n_walked += children->n;
+
+    struct walk w;
+    memset(&w, 0, sizeof(w));
+    page->posts =
+        hark_xcalloc(children->n ? children->n : 1, sizeof(struct hark_post *));
+    /* Newest first on the wire; posts go out oldest first. */
+    for (size_t i = children->n; i-- > 0;) {
+        take_child(r, children->items[i], i, page, &w);
+    }
+    if (is_first && w.has_newest &&
+        (!r->has_cursor || key_cmp(&w.newest, &r->cursor) > 0)) {
+        page->cursor = hark_xasprintf("%s@%lld", w.newest_name,
+                                      (long long)w.newest.time_s);
+    }
+    next_page(r, data, requested_after, &w, page, errbuf, errbuf_len);
+    if (w.n_skipped > 0 && errbuf && errbuf_len > 0 && !errbuf[0]) {
+        set_err(errbuf, errbuf_len,
+                "skipped %zu of %zu listing children (first: child %zu, %s)",
+                w.n_skipped, children->n, w.first_skipped, w.why);
+    }
+    free(requested_after);
+    hark_json_doc_free(doc);
+    return HARK_OK;
+}
+
+const struct hark_source_ops hark_src_reddit = {
+    .type = "reddit",
+    .cfgmap = reddit_cfgmap,
+    .init = reddit_init,
+    .build_url = reddit_build_url,
+    .parse = reddit_parse,
+    .free_state = reddit_free,
+};

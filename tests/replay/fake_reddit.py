@@ -1,0 +1,430 @@
+"""A fake Reddit for the replay server (tests/replay/replay_server.py).
+
+Serves the t3 posts and t1 comments recorded in tests/data/api/reddit/
+(found relative to this file) as one site's listings, with Reddit's own
+semantics as far as hark relies on them:
+
+    GET /r/SUB/new[.json]            posts of SUB, newest first
+    GET /r/SUB/comments[.json]       comments of SUB, newest first
+    GET /r/SUB/search[.json]?q=..&sort=new[&restrict_sr=1]
+    GET /search[.json]?q=..&sort=new
+
+  - SUB is a name ("AskReddit", any case), several joined with '+', or
+    "all". The `.json` suffix is optional (oauth.reddit.com serves both);
+    a trailing '/' is allowed.
+  - `limit`: 25 by default, at most 100. `after=<fullname>`: the items
+    older than that one; `before=<fullname>`: the `limit` items just newer
+    than it (then `after` is null, as recorded in
+    subreddit_all_new_before_page.json). An anchor that is not in the
+    listing gives an empty listing. `count` is accepted and ignored.
+  - The Listing: {"kind": "Listing", "data": {"after", "before", "dist",
+    "modhash", "children": [{"kind": "t3", "data": {...}}]}}; `after` is
+    the last child's fullname when older items exist, else null.
+  - Depth: a listing holds only its newest 1000 items (configurable), so a
+    walk back with `after` ends with after = null there, as on Reddit.
+  - `raw_json=1` sends text as is; without it, '&', '<' and '>' in title,
+    selftext, body and link_title are HTML-escaped, as Reddit does.
+  - search matches every query word (case-insensitive) in title or
+    selftext; results are posts (t3), newest first whatever `sort` says.
+  - Rate limit: 1000 requests per 600 s window aligned to the clock;
+    every answer carries x-ratelimit-used, x-ratelimit-remaining (a float,
+    "996.0") and x-ratelimit-reset (seconds to the window's end); past the
+    budget: 429 {"message": "Too Many Requests", "error": 429}.
+
+Items are ordered by (created_utc, id as a base-36 number). Nothing here
+is synthetic: every item is a recorded one, served unchanged.
+
+Control (POST unless noted), for tests:
+    /_control/reddit/visible?n=N[&subreddit=S][&kind=t3|t1]
+        of the matching items, only the N oldest are visible
+    /_control/reddit/release?n=N[&subreddit=S][&kind=t3|t1]
+        the N oldest hidden matching items become visible ("new posts")
+    /_control/reddit/config?depth=N&rate_limit=N&window_s=S
+    /_control/reddit/fault?kind=K&count=N   (K: 429, 500, 403, html200,
+        truncated, forbidden200 = status 200 with {"message": "Forbidden",
+        "error": 403}, none)
+    GET /_control/reddit/state
+Standard library only.
+"""
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA_DIR = os.path.join(os.path.dirname(HERE), "data", "api", "reddit")
+FILES = ("subreddit_new.json", "subreddit_all_new_before_page.json",
+         "subreddit_comments.json", "info_deleted_comment.json",
+         "comment_context_deleted.json")
+
+JSON_TYPE = "application/json; charset=UTF-8"
+HTML_TYPE = "text/html; charset=UTF-8"
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+DEFAULT_DEPTH = 1000
+RATE_LIMIT = 1000
+WINDOW_S = 600.0
+ESCAPED_FIELDS = ("title", "selftext", "body", "link_title")
+FAULT_KINDS = ("429", "500", "403", "html200", "truncated", "forbidden200")
+HTML_PAGE = ("<!doctype html><html><head><title>reddit.com: over "
+             "capacity</title></head><body><h1>all of our servers are busy "
+             "right now</h1></body></html>")
+
+ROUTE = re.compile(r"^(?:/r/(?P<sub>[A-Za-z0-9_+]+))?/"
+                   r"(?P<what>new|comments|search)(?:\.json)?/?$")
+
+
+def things(doc):
+    """Every {kind, data} child of a Listing, or of a list of them."""
+    docs = doc if isinstance(doc, list) else [doc]
+    for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "Listing":
+            for child in d["data"].get("children") or []:
+                if child.get("kind") in ("t1", "t3"):
+                    yield child
+
+
+def sort_key(child):
+    d = child["data"]
+    return (int(d["created_utc"]), int(d["id"], 36))
+
+
+def load_items(data_dir=DATA_DIR):
+    by_name = {}
+    for name in FILES:
+        with open(os.path.join(data_dir, name), encoding="utf-8") as f:
+            doc = json.load(f)
+        for child in things(doc):
+            by_name.setdefault(child["data"]["name"], child)
+    return sorted(by_name.values(), key=sort_key)
+
+
+def words(text):
+    return re.findall(r"[0-9a-z]+", (text or "").lower())
+
+
+def escaped(child):
+    """The child as Reddit sends it without raw_json=1."""
+    data = dict(child["data"])
+    for k in ESCAPED_FIELDS:
+        if isinstance(data.get(k), str):
+            data[k] = (data[k].replace("&", "&amp;").replace("<", "&lt;")
+                       .replace(">", "&gt;"))
+    return {"kind": child["kind"], "data": data}
+
+
+def matches(child, subs, kind):
+    if kind and child["kind"] != kind:
+        return False
+    if subs is None:
+        return True
+    return str(child["data"].get("subreddit", "")).lower() in subs
+
+
+def subs_of(name):
+    """None for every subreddit ("all"), else a set of lowercased names."""
+    if not name or name.lower() == "all":
+        return None
+    return {s.lower() for s in name.split("+") if s}
+
+
+class Reddit:
+    """The shared state; every method takes the lock."""
+
+    def __init__(self, items):
+        self.lock = threading.Lock()
+        self.items = items
+        self.visible = {c["data"]["name"] for c in items}
+        self.depth = DEFAULT_DEPTH
+        self.rate_limit = RATE_LIMIT
+        self.window_s = WINDOW_S
+        self.window_end = 0.0
+        self.used = 0
+        self.faults = []
+
+    def charge(self):
+        """(allowed, used, remaining, reset_s) for one more request."""
+        with self.lock:
+            now = time.time()
+            if now >= self.window_end:
+                self.window_end = now - (now % self.window_s) + self.window_s
+                self.used = 0
+            reset_s = max(0, int(self.window_end - now))
+            if self.used >= self.rate_limit:
+                return False, self.used, 0, reset_s
+            self.used += 1
+            return (True, self.used, self.rate_limit - self.used, reset_s)
+
+    def take_fault(self):
+        with self.lock:
+            if not self.faults:
+                return None
+            head = self.faults[0]
+            head[1] -= 1
+            if head[1] <= 0:
+                self.faults.pop(0)
+            return head[0]
+
+    def arm_fault(self, kind, count):
+        with self.lock:
+            if kind == "none":
+                self.faults = []
+            else:
+                self.faults.append([kind, count])
+            return [list(f) for f in self.faults]
+
+    def set_visible(self, n, subs, kind):
+        with self.lock:
+            chosen = [c for c in self.items if matches(c, subs, kind)]
+            for i, c in enumerate(chosen):
+                if i < n:
+                    self.visible.add(c["data"]["name"])
+                else:
+                    self.visible.discard(c["data"]["name"])
+            return self._counts()
+
+    def release(self, n, subs, kind):
+        with self.lock:
+            for c in self.items:
+                if n <= 0:
+                    break
+                name = c["data"]["name"]
+                if matches(c, subs, kind) and name not in self.visible:
+                    self.visible.add(name)
+                    n -= 1
+            return self._counts()
+
+    def configure(self, params):
+        with self.lock:
+            if "depth" in params:
+                self.depth = max(1, int(params["depth"]))
+            if "rate_limit" in params:
+                self.rate_limit = max(0, int(params["rate_limit"]))
+            if "window_s" in params:
+                self.window_s = max(0.1, float(params["window_s"]))
+                self.window_end = 0.0
+            return self._counts()
+
+    def _counts(self):
+        shown = [c for c in self.items if c["data"]["name"] in self.visible]
+        return {"visible": len(shown), "total": len(self.items),
+                "visible_newest": (shown[-1]["data"]["name"] if shown
+                                   else None),
+                "depth": self.depth, "rate_limit": self.rate_limit,
+                "used": self.used,
+                "faults_pending": [list(f) for f in self.faults]}
+
+    def state(self):
+        with self.lock:
+            return self._counts()
+
+    def listing(self, keep):
+        """The visible items `keep` accepts, newest first, cut at depth."""
+        with self.lock:
+            rows = [c for c in self.items
+                    if c["data"]["name"] in self.visible and keep(c)]
+            depth = self.depth
+        rows.reverse()
+        return rows[:depth]
+
+
+_fake = None
+_fake_lock = threading.Lock()
+
+
+def fake():
+    global _fake
+    with _fake_lock:
+        if _fake is None:
+            _fake = Reddit(load_items())
+        return _fake
+
+
+class BadRequest(Exception):
+    pass
+
+
+def int_param(params, name, default):
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest("%s must be a number" % name)
+
+
+def page_of(rows, params):
+    """Reddit's listing paging: (children, after, before)."""
+    limit = int_param(params, "limit", DEFAULT_LIMIT)
+    limit = max(1, min(MAX_LIMIT, limit))
+    after = params.get("after") or None
+    before = params.get("before") or None
+    names = [c["data"]["name"] for c in rows]
+    if before:
+        if before not in names:
+            return [], None, None
+        i = names.index(before)
+        start = max(0, i - limit)
+        page = rows[start:i]
+        return page, None, (page[0]["data"]["name"]
+                            if page and start > 0 else None)
+    start = 0
+    if after:
+        if after not in names:
+            return [], None, None
+        start = names.index(after) + 1
+    page = rows[start:start + limit]
+    more = start + limit < len(rows)
+    return page, (page[-1]["data"]["name"] if page and more else None), None
+
+
+def search_keep(query, subs, restrict):
+    terms = words(query)
+
+    def keep(c):
+        if c["kind"] != "t3":
+            return False
+        if restrict and not matches(c, subs, None):
+            return False
+        have = set(words(c["data"].get("title")) +
+                   words(c["data"].get("selftext")))
+        return all(t in have for t in terms)
+    return keep
+
+
+def send(handler, code, body, headers=(), content_type=JSON_TYPE):
+    if not isinstance(body, bytes):
+        if not isinstance(body, str):
+            body = json.dumps(body, ensure_ascii=False,
+                              separators=(",", ":"))
+        body = body.encode("utf-8")
+    handler.send_response(code)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    for k, v in headers:
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def send_truncated(handler, body, headers):
+    body = body.encode("utf-8")
+    handler.send_response(200)
+    handler.send_header("Content-Type", JSON_TYPE)
+    handler.send_header("Content-Length", str(len(body)))
+    for k, v in headers:
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(body[:len(body) // 2])
+    handler.wfile.flush()
+    handler.close_connection = True
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def control(handler, method, path, params):
+    r = fake()
+    what = path[len("/_control/reddit/"):]
+    subs = subs_of(params.get("subreddit"))
+    kind = params.get("kind") or None
+    try:
+        if what == "state" and method == "GET":
+            send(handler, 200, r.state())
+        elif what == "visible" and method == "POST":
+            send(handler, 200, r.set_visible(int_param(params, "n", 0), subs,
+                                             kind))
+        elif what == "release" and method == "POST":
+            send(handler, 200, r.release(int_param(params, "n", 1), subs,
+                                         kind))
+        elif what == "config" and method == "POST":
+            send(handler, 200, r.configure(params))
+        elif what == "fault" and method == "POST":
+            fk = params.get("kind", "")
+            if fk not in FAULT_KINDS and fk != "none":
+                send(handler, 400, {"error": "unknown fault kind %r; one of "
+                                    "%s or none" % (fk,
+                                                    ", ".join(FAULT_KINDS))})
+                return
+            count = max(1, int_param(params, "count", 1))
+            send(handler, 200, {"faults_pending": r.arm_fault(fk, count)})
+        else:
+            send(handler, 404, {"error": "no such control endpoint"})
+    except (BadRequest, ValueError) as e:
+        send(handler, 400, {"error": str(e)})
+
+
+def route(handler, method, path, query, params, qlist):
+    """Serves `path` if it is ours; returns whether it was."""
+    if path.startswith("/_control/reddit/"):
+        control(handler, method, path, params)
+        return True
+    m = ROUTE.match(path)
+    if not m or (m.group("what") != "search" and not m.group("sub")):
+        return False
+    handler.server.instance.record(path, query)
+    r = fake()
+    allowed, used, remaining, reset_s = r.charge()
+    headers = [("x-ratelimit-used", str(used)),
+               ("x-ratelimit-remaining", "%.1f" % remaining),
+               ("x-ratelimit-reset", str(reset_s)),
+               ("cache-control",
+                "private, s-maxage=0, max-age=0, must-revalidate, no-store")]
+    if not allowed:
+        send(handler, 429, {"message": "Too Many Requests", "error": 429},
+             headers)
+        return True
+    if method != "GET":
+        send(handler, 405, {"message": "Method Not Allowed", "error": 405},
+             headers)
+        return True
+    fault = r.take_fault()
+    if fault == "429":
+        send(handler, 429, {"message": "Too Many Requests", "error": 429},
+             headers + [("Retry-After", "1")])
+        return True
+    if fault == "500":
+        send(handler, 500, HTML_PAGE, headers, HTML_TYPE)
+        return True
+    if fault == "403":
+        send(handler, 403, {"message": "Forbidden", "error": 403}, headers)
+        return True
+    if fault == "html200":
+        send(handler, 200, HTML_PAGE, headers, HTML_TYPE)
+        return True
+    if fault == "forbidden200":
+        send(handler, 200, {"message": "Forbidden", "error": 403}, headers)
+        return True
+
+    sub, what = m.group("sub"), m.group("what")
+    subs = subs_of(sub)
+    if what == "new":
+        keep = lambda c: c["kind"] == "t3" and matches(c, subs, None)  # noqa
+    elif what == "comments":
+        keep = lambda c: c["kind"] == "t1" and matches(c, subs, None)  # noqa
+    else:
+        restrict = sub is not None and params.get("restrict_sr", "") in (
+            "1", "on", "true")
+        keep = search_keep(params.get("q", ""), subs, restrict)
+    try:
+        children, after, before = page_of(r.listing(keep), params)
+    except BadRequest as e:
+        send(handler, 400, {"message": str(e), "error": 400}, headers)
+        return True
+    if params.get("raw_json") != "1":
+        children = [escaped(c) for c in children]
+    body = {"kind": "Listing",
+            "data": {"after": after, "dist": len(children), "modhash": "",
+                     "geo_filter": "", "children": children,
+                     "before": before}}
+    if fault == "truncated":
+        send_truncated(handler, json.dumps(body, ensure_ascii=False,
+                                           separators=(",", ":")), headers)
+        return True
+    send(handler, 200, body, headers)
+    return True
