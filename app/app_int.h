@@ -16,6 +16,7 @@
 #include "hark/customers.h"
 #include "hark/diag.h"
 #include "hark/json.h"
+#include "hark/relation.h"
 #include "hark/rules.h"
 #include "hark/score.h"
 #include "hark/sentiment.h"
@@ -43,11 +44,13 @@ struct hark_app_config {
     char *state_dir;
     char *lexicon_dir;
     struct hark_score_cfg score;
+    struct hark_relation_cfg relation;
     bool keep_unmatched;
     int workers;
     char *topic_posts;          /* short names; sinks add their prefix */
     char *topic_engagement;
     char *topic_dlq;
+    char *topic_signals;
     size_t max_in_flight;
     size_t max_body_bytes;
     size_t dedup_window;
@@ -99,6 +102,15 @@ void hark_snapshot_unref(struct hark_snapshot *snap);
 void hark_app_analyze(const struct hark_snapshot *snap,
                       struct hark_rules_scratch *scratch,
                       struct hark_item *item, bool is_always_scored);
+/*
+ * Enrichment in two steps, so that the stateful part (enrich/relation, on
+ * the emit thread) can run between them: the customer join, then
+ * relationship value, priority and route (and the brand-account rule).
+ * hark_app_enrich() runs both, for stateless callers (`hark try`).
+ */
+void hark_app_join(const struct hark_snapshot *snap, struct hark_item *item);
+void hark_app_score(const struct hark_snapshot *snap, struct hark_item *item,
+                    int64_t now_ms);
 void hark_app_enrich(const struct hark_snapshot *snap, struct hark_item *item,
                      int64_t now_ms);
 /* Whether the post's author is one of the brand's own accounts. */

@@ -22,6 +22,7 @@ static const struct hark_cfgmap top_map[] = {
     {"state_dir", HARK_JSON_STRING, false, NULL},
     {"lexicons", HARK_JSON_STRING, false, NULL},
     {"priority", HARK_JSON_OBJECT, false, NULL},
+    {"relationship", HARK_JSON_OBJECT, false, NULL},
     {"keep_unmatched", HARK_JSON_BOOL, false, NULL},
     {"workers", HARK_JSON_INTEGER, false, NULL},
     {"topics", HARK_JSON_OBJECT, false, NULL},
@@ -42,8 +43,7 @@ static const struct hark_cfgmap topics_map[] = {
     {"posts", HARK_JSON_STRING, false, NULL},
     {"engagement", HARK_JSON_STRING, false, NULL},
     {"dlq", HARK_JSON_STRING, false, NULL},
-    {"signals", HARK_JSON_STRING, false,
-     "relationship signals are not built yet"},
+    {"signals", HARK_JSON_STRING, false, NULL},
     {"trends", HARK_JSON_STRING, false, "trends are not built yet"},
     {NULL, 0, false, NULL}};
 
@@ -78,10 +78,12 @@ static void config_init(struct hark_app_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     hark_score_cfg_init(&cfg->score);
+    hark_relation_cfg_init(&cfg->relation);
     cfg->workers = 2;
     cfg->topic_posts = hark_xstrdup("posts");
     cfg->topic_engagement = hark_xstrdup("engagement");
     cfg->topic_dlq = hark_xstrdup("dlq");
+    cfg->topic_signals = hark_xstrdup("signals");
     cfg->max_in_flight = 10000;
     cfg->max_body_bytes = 16u << 20;
     cfg->dedup_window = 8192;
@@ -126,9 +128,11 @@ void hark_app_config_free(struct hark_app_config *cfg)
     free(cfg->state_dir);
     free(cfg->lexicon_dir);
     hark_score_cfg_cleanup(&cfg->score);
+    hark_relation_cfg_cleanup(&cfg->relation);
     free(cfg->topic_posts);
     free(cfg->topic_engagement);
     free(cfg->topic_dlq);
+    free(cfg->topic_signals);
     hark_json_doc_free(cfg->doc);
     free(cfg->path);
     free(cfg);
@@ -468,6 +472,12 @@ static hark_err_t parse_top(struct hark_app_config *cfg,
         hark_score_cfg_parse(cfg->doc, v, diag, &cfg->score) != HARK_OK) {
         err = HARK_EINVAL;
     }
+    v = hark_json_get(root, "relationship");
+    if (v && v->type == HARK_JSON_OBJECT &&
+        hark_relation_cfg_parse(cfg->doc, v, diag, &cfg->relation) !=
+            HARK_OK) {
+        err = HARK_EINVAL;
+    }
     cfg->keep_unmatched =
         hark_json_bool(hark_json_get(root, "keep_unmatched"), false);
     v = hark_json_get(root, "workers");
@@ -489,6 +499,7 @@ static hark_err_t parse_top(struct hark_app_config *cfg,
         set_str(&cfg->topic_posts, hark_json_get(v, "posts"));
         set_str(&cfg->topic_engagement, hark_json_get(v, "engagement"));
         set_str(&cfg->topic_dlq, hark_json_get(v, "dlq"));
+        set_str(&cfg->topic_signals, hark_json_get(v, "signals"));
     }
     v = hark_json_get(root, "limits");
     if (v && v->type == HARK_JSON_OBJECT &&

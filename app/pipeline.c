@@ -75,6 +75,20 @@ struct hark_pipeline {
     atomic_bool is_closing;      /* join() began: give up on stuck sinks */
     hark_err_t ingest_result;
     struct tracker *live;    /* trackers not yet released (emit thread) */
+    /* enrich state (emit thread): relationship capital, baselines */
+    struct hark_relation *rel;
+    const struct hark_snapshot *rel_snap; /* whose settings rel has */
+    struct hark_signal_list sigs;
+    int64_t next_commit_ms;
+    int64_t next_tick_ms;
+    /* acks wait until the state they changed is committed (emit thread) */
+    struct ack_rec *acks;
+    size_t n_acks, cap_acks;
+};
+
+struct ack_rec {
+    uint32_t src_index;
+    uint64_t seq;
 };
 
 static void tracker_link(struct hark_pipeline *p, struct tracker *t)
@@ -189,9 +203,47 @@ static void *worker_main(void *arg)
 
 /* ---- emit side ---- */
 
+/*
+ * A post is done. Its ack reaches ingest (and so the cursor) only after
+ * the relationship state it changed is committed: a crash in between
+ * fetches the post again, and the state, keyed by event_id, applies it
+ * once.
+ */
 static void ack_post(struct hark_pipeline *p, uint32_t src, uint64_t seq)
 {
-    hark_ingest_ack(p->ingest, src, seq);
+    if (p->n_acks == p->cap_acks) {
+        p->cap_acks = p->cap_acks ? p->cap_acks * 2 : 1024;
+        p->acks = hark_xrealloc(p->acks, p->cap_acks * sizeof(*p->acks));
+    }
+    p->acks[p->n_acks].src_index = src;
+    p->acks[p->n_acks].seq = seq;
+    p->n_acks++;
+}
+
+/* Commits the state (at most every 200 ms unless forced), then passes the
+ * acks on. A failed commit keeps them for the next try. */
+static void flush_acks(struct hark_pipeline *p, bool is_forced)
+{
+    if (p->n_acks == 0) {
+        return;
+    }
+    if (p->rel && hark_relation_is_dirty(p->rel)) {
+        int64_t now = hark_mono_ms();
+        if (!is_forced && now < p->next_commit_ms) {
+            return;
+        }
+        p->next_commit_ms = now + 200;
+        char errbuf[512];
+        if (hark_relation_commit(p->rel, errbuf, sizeof(errbuf)) != HARK_OK) {
+            HARK_LOG_ERROR("enrich", "committing relationship state failed: "
+                           "%s; holding %zu acks", errbuf, p->n_acks);
+            return;
+        }
+    }
+    for (size_t i = 0; i < p->n_acks; i++) {
+        hark_ingest_ack(p->ingest, p->acks[i].src_index, p->acks[i].seq);
+    }
+    p->n_acks = 0;
 }
 
 static void poll_sinks(struct hark_pipeline *p, int timeout_ms)
@@ -326,7 +378,24 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
         hark_time_parse(item->post->created_at, &since) != HARK_OK) {
         since = now;
     }
-    hark_app_enrich(snap, item, since);
+    hark_app_join(snap, item);
+    hark_signal_list_clear(&p->sigs);
+    if (p->rel && !item->post->is_deleted && !post_by_brand(snap, item)) {
+        if (p->rel_snap != snap) { /* a reload: new thresholds, weights */
+            hark_relation_configure(p->rel, &snap->cfg->relation,
+                                    &snap->cfg->score);
+            p->rel_snap = snap;
+        }
+        char eid[17];
+        hark_event_id(item, HARK_SCHEMA_POST, eid);
+        if (hark_relation_observe(p->rel, item, eid, now, &p->sigs) !=
+            HARK_OK) {
+            HARK_LOG_ERROR("enrich", "cannot record post %s",
+                           item->post->id ? item->post->id : "?");
+        }
+        hark_relation_adjust(p->rel, item);
+    }
+    hark_app_score(snap, item, since);
     bool is_engage = item->action == HARK_ACTION_ENGAGE &&
                      !post_by_brand(snap, item) && !item->post->is_deleted;
     hark_snapshot_unref(snap);
@@ -359,7 +428,8 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
         hark_event_id(item, HARK_SCHEMA_POST, t->event_id);
         /* One hold per event and sink, plus ours until every produce
          * returned: a sink may ack synchronously inside produce. */
-        t->pending = (int)p->n_sinks * (is_engage ? 2 : 1) + 1;
+        t->pending =
+            (int)(p->n_sinks * ((is_engage ? 2 : 1) + p->sigs.n)) + 1;
         const struct hark_app_config *cfg = p->boot->cfg;
         for (size_t i = 0; i < p->n_sinks; i++) {
             produce_one(p, &p->sinks[i], cfg->topic_posts, key.ptr, key.len,
@@ -367,6 +437,12 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
             if (is_engage) {
                 produce_one(p, &p->sinks[i], cfg->topic_engagement, key.ptr,
                             key.len, ev_eng.ptr, ev_eng.len, t);
+            }
+            for (size_t g = 0; g < p->sigs.n; g++) {
+                const struct hark_signal *sig = &p->sigs.v[g];
+                produce_one(p, &p->sinks[i], cfg->topic_signals, sig->key,
+                            strlen(sig->key), sig->payload, sig->payload_len,
+                            t);
             }
         }
         tracker_release(p, t);
@@ -377,10 +453,37 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
     hark_item_free(item);
 }
 
+/* Signals about no single post (silence, segment changes on a clock):
+ * nothing to ack, so they travel with a NULL token. */
+static void tick(struct hark_pipeline *p)
+{
+    int64_t now = hark_mono_ms();
+    if (!p->rel || now < p->next_tick_ms) {
+        return;
+    }
+    p->next_tick_ms = now + 60000;
+    struct hark_snapshot *snap = snap_get(p);
+    hark_signal_list_clear(&p->sigs);
+    hark_relation_tick(p->rel, hark_rules_version(snap->rules), hark_now_ms(),
+                       &p->sigs);
+    hark_snapshot_unref(snap);
+    for (size_t g = 0; g < p->sigs.n; g++) {
+        const struct hark_signal *sig = &p->sigs.v[g];
+        for (size_t i = 0; i < p->n_sinks; i++) {
+            produce_one(p, &p->sinks[i], p->boot->cfg->topic_signals, sig->key,
+                        strlen(sig->key), sig->payload, sig->payload_len,
+                        NULL);
+        }
+    }
+    hark_signal_list_clear(&p->sigs);
+}
+
 static void *emit_main(void *arg)
 {
     struct hark_pipeline *p = arg;
     for (;;) {
+        flush_acks(p, false);
+        tick(p);
         void *v = NULL;
         hark_err_t err = hark_queue_pop(p->emit_q, &v, 20);
         if (err == HARK_ECLOSED) {
@@ -404,6 +507,13 @@ static void *emit_main(void *arg)
         if (p->sinks[i].ops->flush(p->sinks[i].state, 10000) != HARK_OK) {
             HARK_LOG_ERROR("sink", "%s: not every event was delivered before "
                            "shutdown", p->sinks[i].ops->name);
+        }
+    }
+    flush_acks(p, true);
+    if (p->rel && hark_relation_is_dirty(p->rel)) {
+        char errbuf[512];
+        if (hark_relation_commit(p->rel, errbuf, sizeof(errbuf)) != HARK_OK) {
+            HARK_LOG_ERROR("enrich", "final commit failed: %s", errbuf);
         }
     }
     return NULL;
@@ -480,9 +590,21 @@ hark_err_t hark_pipeline_new(struct hark_snapshot *snap, bool is_once,
         p->isrcs[i].state = cfg->sources[i].state;
         p->isrcs[i].stats = &p->stats[i];
     }
+    hark_signal_list_init(&p->sigs);
     size_t cap = cfg->max_in_flight + 4096;
     p->work_q = hark_queue_new(cap);
     p->emit_q = hark_queue_new(cap);
+    if (hark_mkdirs(cfg->state_dir) != HARK_OK ||
+        hark_relation_open(cfg->state_dir, &cfg->relation, &cfg->score, diag,
+                           &p->rel) != HARK_OK) {
+        if (!hark_diag_has_errors(diag)) {
+            hark_diag_line(diag, HARK_DIAG_ERROR, cfg->state_dir, 0,
+                           "cannot create or open the state directory");
+        }
+        hark_pipeline_free(p);
+        return HARK_EIO;
+    }
+    p->rel_snap = snap;
     if (open_sinks(p, diag) != HARK_OK) {
         hark_pipeline_free(p);
         return HARK_EINVAL;
@@ -607,6 +729,9 @@ void hark_pipeline_free(struct hark_pipeline *p)
     }
     hark_queue_free(p->work_q);
     hark_queue_free(p->emit_q);
+    hark_relation_free(p->rel);
+    hark_signal_list_cleanup(&p->sigs);
+    free(p->acks);
     hark_ingest_free(p->ingest);
     free(p->workers);
     free(p->isrcs);

@@ -96,8 +96,7 @@ bool hark_app_is_brand(const struct hark_app_config *cfg,
     return false;
 }
 
-void hark_app_enrich(const struct hark_snapshot *snap, struct hark_item *item,
-                     int64_t now_ms)
+void hark_app_join(const struct hark_snapshot *snap, struct hark_item *item)
 {
     const struct hark_app_config *cfg = snap->cfg;
     if (snap->customers) {
@@ -117,6 +116,12 @@ void hark_app_enrich(const struct hark_snapshot *snap, struct hark_item *item,
                                     &item->customer);
         }
     }
+}
+
+void hark_app_score(const struct hark_snapshot *snap, struct hark_item *item,
+                    int64_t now_ms)
+{
+    const struct hark_app_config *cfg = snap->cfg;
     hark_score_item(&cfg->score, item, now_ms);
     if (hark_app_is_brand(cfg, item->post) &&
         item->action == HARK_ACTION_ENGAGE) {
@@ -126,4 +131,11 @@ void hark_app_enrich(const struct hark_snapshot *snap, struct hark_item *item,
         item->route_queue = NULL;
         item->sla_due_ms = 0;
     }
+}
+
+void hark_app_enrich(const struct hark_snapshot *snap, struct hark_item *item,
+                     int64_t now_ms)
+{
+    hark_app_join(snap, item);
+    hark_app_score(snap, item, now_ms);
 }

@@ -467,7 +467,11 @@ static void relationship(const struct hark_score_cfg *cfg,
                          struct hark_item *item)
 {
     struct hark_relationship *rel = &item->relationship;
+    /* A stranger has no CLV, but keeps the relational capital observed
+     * for them (hark_relation_adjust sets it before scoring). */
+    double observed = item->has_customer ? 0 : rel->relational;
     memset(rel, 0, sizeof(*rel));
+    rel->relational = observed;
     if (item->has_customer) {
         const struct hark_customer_view *c = &item->customer;
         rel->monetary = c->clv;

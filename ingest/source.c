@@ -1026,8 +1026,8 @@ static void start_token(struct hark_ingest *ing, uint32_t idx)
     char errbuf[256] = "";
     if (s->def->ops->token_request(s->def->state, &url, &body, &hv, errbuf,
                                    sizeof(errbuf)) != HARK_OK) {
-        HARK_LOG_ERROR(s->component, "cannot build the token request: %s",
-                       errbuf);
+        HARK_LOG_ERROR(s->component, "STOPPED: cannot build the token "
+                       "request: %s", errbuf);
         hark_buf_cleanup(&url);
         hark_buf_cleanup(&body);
         hark_strv_cleanup(&hv);

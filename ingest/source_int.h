@@ -52,6 +52,13 @@ HARK_MUST_CHECK hark_err_t hark_url_encode(struct hark_buf *buf,
                                            size_t len);
 
 /*
+ * Base64 (RFC 4648 section 4, with '=' padding) of data[0..len). Returns a
+ * new NUL-terminated string the caller frees (zero it first when `data`
+ * was a secret); never NULL. Defined in src_reddit.c (Basic auth).
+ */
+char *hark_base64_encode(const void *data, size_t len);
+
+/*
  * Orders platform ids that are decimal strings (Mastodon, X): leading
  * zeros ignored, then shorter is smaller, then byte order. Never parses a
  * number, so 64-bit (and longer) ids stay exact. Returns <0, 0, >0.

@@ -159,6 +159,12 @@ static char *url_host(const char *url)
         n -= (size_t)(at + 1 - p);
         p = at + 1;
     }
+    /* Nor is a port: accounts are user@domain, and identities in a
+     * customer file must not depend on how hark reaches the instance. */
+    const char *colon = p[0] == '[' ? NULL : memchr(p, ':', n);
+    if (colon) {
+        n = (size_t)(colon - p);
+    }
     if (n == 0) {
         return NULL;
     }

@@ -37,20 +37,50 @@
  * engine has no gap-event API yet; it should turn this into a `gap` event
  * on hark.dlq.
  *
+ * OAuth. With client_id_env and client_secret_env the adapter fetches its
+ * own application-only token (Reddit's "client credentials" grant):
+ *
+ *   POST {token_url}                 default REDDIT_TOKEN_URL
+ *   Authorization: Basic base64(client_id ":" client_secret)
+ *   grant_type=client_credentials
+ *   -> {"access_token": "...", "token_type": "bearer",
+ *       "expires_in": 86400, "scope": "*"}
+ *
+ * and sends "Authorization: Bearer <token>" with every listing request
+ * (Reddit serves OAuth clients on https://oauth.reddit.com). The engine
+ * asks token_needed before each request: yes when there is no token or it
+ * expires within REDDIT_TOKEN_MARGIN_MS. After a 401 it calls
+ * token_invalidate, fetches once more and retries; a second 401 stops the
+ * source. The variables are read at request time, so a rotated secret
+ * needs no reload. Without client credentials the engine sends token_env's
+ * bearer token (or none) and the token ops do nothing.
+ *
+ * Secrets (the client secret, the Basic value, the access token) appear in
+ * no message: errors name the variable, never its value. Buffers that held
+ * them are zeroed before they are freed, except the engine's response body
+ * and the parsed JSON document's copy of it, which this file does not own.
+ *
  * Thread: ingest thread only (the state is not shared).
  */
 #include "hark/source.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "source_int.h"
 
 #define REDDIT_MAX_LIMIT      100
 #define REDDIT_MAX_WALK_PAGES 200 /* a server that never ends the walk */
 #define REDDIT_WWW            "https://www.reddit.com"
+
+#define REDDIT_TOKEN_URL       "https://www.reddit.com/api/v1/access_token"
+#define REDDIT_TOKEN_BODY      "grant_type=client_credentials"
+#define REDDIT_TOKEN_MARGIN_MS 60000 /* refresh this long before expiry */
+#define REDDIT_TOKEN_MAX       4096  /* bytes of an access token we accept */
 
 struct reddit_key {
     int64_t time_s; /* created_utc; -1 = unknown (compare ids only) */
@@ -71,12 +101,19 @@ struct reddit {
     char *cursor_text;
     int walk_pages;  /* pages parsed in this walk */
     size_t n_walked; /* items seen in this walk */
+    /* OAuth client credentials (NULL when not configured) */
+    char *client_id_env; /* variable names, never values */
+    char *client_secret_env;
+    char *token_url;
+    char *access_token;       /* a secret: zeroed before free; or NULL */
+    int64_t token_expires_ms; /* wall clock */
 };
 
 static const struct hark_cfgmap reddit_cfgmap[] = {
     {"subreddit", HARK_JSON_STRING, false, NULL},
     {"listing", HARK_JSON_STRING, false, NULL},
     {"query", HARK_JSON_STRING, false, NULL},
+    {"token_url", HARK_JSON_STRING, false, NULL},
     {NULL, 0, false, NULL},
 };
 
@@ -196,6 +233,51 @@ static bool cursor_read(const char *text, struct reddit_key *key)
     return key_set(key, name, time_s);
 }
 
+/* Zeroes and frees a NUL-terminated secret; NULL does nothing. */
+static void secret_free(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
+/* ---- base64 ---- */
+
+char *hark_base64_encode(const void *data, size_t len)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    hark_assert(len < SIZE_MAX / 2);
+    char *out = hark_xmalloc((len + 2) / 3 * 4 + 1);
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = abc[v >> 18 & 63];
+        out[o++] = abc[v >> 12 & 63];
+        out[o++] = abc[v >> 6 & 63];
+        out[o++] = abc[v & 63];
+    }
+    if (i < len) {
+        /* One or two bytes left: two or three characters, then '=' pad. */
+        bool has_two = i + 1 < len;
+        uint32_t v =
+            (uint32_t)p[i] << 16 | (has_two ? (uint32_t)p[i + 1] << 8 : 0);
+        out[o++] = abc[v >> 18 & 63];
+        out[o++] = abc[v >> 12 & 63];
+        if (has_two) {
+            out[o++] = abc[v >> 6 & 63];
+        } else {
+            out[o++] = '=';
+        }
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* ---- config ---- */
 
 static void reddit_free(void *state)
@@ -204,6 +286,10 @@ static void reddit_free(void *state)
     if (!r) {
         return;
     }
+    free(r->client_id_env);
+    free(r->client_secret_env);
+    free(r->token_url);
+    secret_free(r->access_token);
     free(r->name);
     free(r->base_url);
     free(r->path);
@@ -285,6 +371,37 @@ static bool reddit_check(const struct hark_json_doc *doc,
     return is_ok;
 }
 
+/*
+ * "token_url": an http(s) URL, and only where a token is fetched (with
+ * client_id_env and client_secret_env; config.c requires both together).
+ */
+static bool token_url_check(const struct hark_source_cfg *cfg,
+                            const struct hark_json_doc *doc,
+                            const struct hark_json *obj,
+                            struct hark_diag *diag,
+                            const char **token_url)
+{
+    bool is_ok = true;
+    const struct hark_json *v = NULL;
+    *token_url = key_str(obj, "token_url", &v, &is_ok);
+    if (!v || !*token_url) {
+        return is_ok;
+    }
+    if (strncmp(*token_url, "https://", 8) != 0 &&
+        strncmp(*token_url, "http://", 7) != 0) {
+        hark_json_error(doc, diag, v->offset,
+                        "\"token_url\" must be an http:// or https:// URL");
+        is_ok = false;
+    } else if (!cfg->client_id_env || !cfg->client_secret_env) {
+        hark_json_error(doc, diag, hark_json_key_offset(obj, "token_url"),
+                        "\"token_url\" applies only with \"client_id_env\" "
+                        "and \"client_secret_env\" (the token is fetched "
+                        "with client credentials)");
+        is_ok = false;
+    }
+    return is_ok;
+}
+
 static hark_err_t reddit_init(const struct hark_source_cfg *cfg,
                               const struct hark_json_doc *doc,
                               const struct hark_json *obj,
@@ -294,13 +411,15 @@ static hark_err_t reddit_init(const struct hark_source_cfg *cfg,
     const char *sub = NULL;
     const char *listing = NULL;
     const char *query = NULL;
+    const char *token_url = NULL;
     *state = NULL;
     /*
      * The engine has checked types and unknown keys with our cfgmap (and
      * calls init even when that failed): report only what the map cannot
      * say, and fail quietly on what it already reported.
      */
-    if (!reddit_check(doc, obj, diag, &sub, &listing, &query)) {
+    bool is_ok = reddit_check(doc, obj, diag, &sub, &listing, &query);
+    if (!token_url_check(cfg, doc, obj, diag, &token_url) || !is_ok) {
         return HARK_EINVAL;
     }
 
@@ -324,6 +443,11 @@ static hark_err_t reddit_init(const struct hark_source_cfg *cfg,
                    ? cfg->page_limit
                    : REDDIT_MAX_LIMIT;
     r->backfill_pages = cfg->backfill_pages > 1 ? cfg->backfill_pages : 1;
+    if (cfg->client_id_env && cfg->client_secret_env) {
+        r->client_id_env = hark_xstrdup(cfg->client_id_env);
+        r->client_secret_env = hark_xstrdup(cfg->client_secret_env);
+        r->token_url = hark_xstrdup(token_url ? token_url : REDDIT_TOKEN_URL);
+    }
     *state = r;
     return HARK_OK;
 }
@@ -776,6 +900,234 @@ static hark_err_t reddit_parse(void *state,
     return HARK_OK;
 }
 
+/* ---- OAuth (client credentials) ---- */
+
+static bool has_credentials(const struct reddit *r)
+{
+    return r->client_id_env != NULL;
+}
+
+static void token_forget(struct reddit *r)
+{
+    secret_free(r->access_token);
+    r->access_token = NULL;
+    r->token_expires_ms = 0;
+}
+
+static bool reddit_token_needed(void *state, int64_t now_ms)
+{
+    const struct reddit *r = state;
+    if (!has_credentials(r)) {
+        return false; /* token_env (or nothing) */
+    }
+    return !r->access_token ||
+           now_ms >= r->token_expires_ms - REDDIT_TOKEN_MARGIN_MS;
+}
+
+/*
+ * The value of variable `env` (`role` names the config key in messages),
+ * or NULL with errbuf naming the variable.
+ */
+static const char *
+cred_get(const char *env, const char *role, char *errbuf, size_t errbuf_len)
+{
+    const char *v = getenv(env);
+    if (!v || !*v) {
+        set_err(errbuf, errbuf_len, "environment variable %s (%s) is not set",
+                env, role);
+        return NULL;
+    }
+    return v;
+}
+
+static hark_err_t reddit_token_request(void *state,
+                                       struct hark_buf *url,
+                                       struct hark_buf *body,
+                                       struct hark_strv *headers,
+                                       char *errbuf,
+                                       size_t errbuf_len)
+{
+    static const char basic[] = "Authorization: Basic ";
+    struct reddit *r = state;
+    if (!has_credentials(r)) {
+        set_err(errbuf, errbuf_len, "no client credentials configured");
+        return HARK_EINVAL;
+    }
+    const char *id =
+        cred_get(r->client_id_env, "client_id_env", errbuf, errbuf_len);
+    const char *secret = id ? cred_get(r->client_secret_env,
+                                       "client_secret_env", errbuf, errbuf_len)
+                            : NULL;
+    if (!id || !secret) {
+        return HARK_EINVAL;
+    }
+    if (strchr(id, ':')) {
+        /* RFC 7617: the user-id of Basic authentication has no ':'. */
+        set_err(errbuf, errbuf_len,
+                "environment variable %s (client_id_env) holds a ':'; a "
+                "client id cannot",
+                r->client_id_env);
+        return HARK_EINVAL;
+    }
+    hark_buf_reset(url);
+    hark_buf_reset(body);
+    hark_err_t err = hark_buf_printf(url, "%s", r->token_url);
+    if (err == HARK_OK) {
+        err = hark_buf_add(body, REDDIT_TOKEN_BODY,
+                           sizeof(REDDIT_TOKEN_BODY) - 1);
+    }
+    if (err != HARK_OK) {
+        set_err(errbuf, errbuf_len, "token request too large");
+        return err;
+    }
+
+    /* Exact-size buffers (no realloc leaves a copy behind), zeroed. */
+    size_t id_len = strlen(id);
+    size_t secret_len = strlen(secret);
+    size_t pair_len = id_len + 1 + secret_len;
+    char *pair = hark_xmalloc(pair_len + 1);
+    (void)snprintf(pair, pair_len + 1, "%s:%s", id, secret);
+    char *b64 = hark_base64_encode(pair, pair_len);
+    memset(pair, 0, pair_len);
+    free(pair);
+    size_t b64_len = strlen(b64);
+    size_t h_len = sizeof(basic) - 1 + b64_len;
+    char *h = hark_xmalloc(h_len + 1);
+    memcpy(h, basic, sizeof(basic) - 1);
+    memcpy(h + sizeof(basic) - 1, b64, b64_len + 1);
+    secret_free(b64);
+    hark_strv_add(headers, h, h_len);
+    secret_free(h);
+    static const char form[] =
+        "Content-Type: application/x-www-form-urlencoded";
+    hark_strv_add(headers, form, sizeof(form) - 1);
+    return HARK_OK;
+}
+
+/* Whether `s` may go into a header as a token (printable, no spaces). */
+static bool is_token_text(const char *s, size_t len)
+{
+    if (len == 0 || len > REDDIT_TOKEN_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7F) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A short printable copy of a non-secret string (error codes) in out. */
+static void safe_text(const char *s, char out[64])
+{
+    size_t n = 0;
+    for (; s && *s && n < 60; s++) {
+        unsigned char c = (unsigned char)*s;
+        out[n++] = (char)((c >= 0x20 && c < 0x7F && c != '"') ? c : '?');
+    }
+    out[n] = '\0';
+}
+
+/* Why the token response `root` is unusable, into errbuf; false if so. */
+static bool
+token_check(const struct hark_json *root, char *errbuf, size_t errbuf_len)
+{
+    char text[64];
+    if (root->type != HARK_JSON_OBJECT) {
+        set_err(errbuf, errbuf_len,
+                "token response: expected an object, got %s",
+                hark_json_type_name(root->type));
+        return false;
+    }
+    const struct hark_json *error = hark_json_get(root, "error");
+    if (error) {
+        /* {"error": "invalid_grant"}, or {"message": .., "error": 401} */
+        const char *msg = hark_json_str(error);
+        if (!msg) {
+            msg = hark_json_str(hark_json_get(root, "message"));
+        }
+        safe_text(msg, text);
+        set_err(errbuf, errbuf_len, "token endpoint reported error \"%s\"",
+                text);
+        return false;
+    }
+    const struct hark_json *tok = hark_json_get(root, "access_token");
+    if (!tok || tok->type != HARK_JSON_STRING ||
+        !is_token_text(tok->s, tok->s_len)) {
+        set_err(errbuf, errbuf_len, "token response: %s \"access_token\"",
+                tok ? "unusable" : "no");
+        return false;
+    }
+    const char *type = hark_json_str(hark_json_get(root, "token_type"));
+    if (!type || strcasecmp(type, "bearer") != 0) {
+        safe_text(type, text);
+        set_err(errbuf, errbuf_len,
+                "token response: \"token_type\" is \"%s\", expected "
+                "\"bearer\"",
+                type ? text : "(none)");
+        return false;
+    }
+    const struct hark_json *exp = hark_json_get(root, "expires_in");
+    if (!exp || !(exp->type & HARK_JSON_NUMBER) || exp->d < 1 || exp->d > 1e9) {
+        set_err(errbuf, errbuf_len,
+                "token response: %s \"expires_in\" (seconds)",
+                exp ? "unusable" : "no");
+        return false;
+    }
+    return true;
+}
+
+static hark_err_t reddit_token_parse(void *state,
+                                     const struct hark_response *resp,
+                                     int64_t now_ms,
+                                     char *errbuf,
+                                     size_t errbuf_len)
+{
+    struct reddit *r = state;
+    struct hark_json_doc *doc = NULL;
+    token_forget(r);
+    set_err(errbuf, errbuf_len, "%s", "");
+    if (body_doc(resp, &doc, errbuf, errbuf_len) != HARK_OK) {
+        return HARK_EINVAL;
+    }
+    if (!token_check(doc->root, errbuf, errbuf_len)) {
+        hark_json_doc_free(doc);
+        return HARK_EINVAL;
+    }
+    const struct hark_json *tok = hark_json_get(doc->root, "access_token");
+    r->access_token = hark_xstrndup(tok->s, tok->s_len);
+    double expires_s = hark_json_get(doc->root, "expires_in")->d;
+    r->token_expires_ms = now_ms + (int64_t)(expires_s * 1000.0);
+    hark_json_doc_free(doc);
+    return HARK_OK;
+}
+
+static void reddit_token_invalidate(void *state)
+{
+    token_forget(state);
+}
+
+static hark_err_t reddit_request_headers(void *state,
+                                         struct hark_strv *headers,
+                                         char *errbuf,
+                                         size_t errbuf_len)
+{
+    const struct reddit *r = state;
+    if (!has_credentials(r)) {
+        return HARK_OK; /* the engine sends token_env's bearer token */
+    }
+    if (!r->access_token) {
+        set_err(errbuf, errbuf_len, "no access token yet");
+        return HARK_EAGAIN;
+    }
+    char *h = hark_xasprintf("Authorization: Bearer %s", r->access_token);
+    hark_strv_add(headers, h, strlen(h));
+    secret_free(h);
+    return HARK_OK;
+}
+
 const struct hark_source_ops hark_src_reddit = {
     .type = "reddit",
     .cfgmap = reddit_cfgmap,
@@ -783,4 +1135,9 @@ const struct hark_source_ops hark_src_reddit = {
     .build_url = reddit_build_url,
     .parse = reddit_parse,
     .free_state = reddit_free,
+    .request_headers = reddit_request_headers,
+    .token_needed = reddit_token_needed,
+    .token_request = reddit_token_request,
+    .token_parse = reddit_token_parse,
+    .token_invalidate = reddit_token_invalidate,
 };

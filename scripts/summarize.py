@@ -28,3 +28,11 @@ if os.path.exists(eng):
                                            e["route"]["queue"], who[:22], text[:60]))
         print("      rules: %s; sentiment %s %+.2f" % (", ".join(m["rule"] for m in e["matches"]),
                                                      e["sentiment"]["label"], e["sentiment"]["score"]))
+sig = os.path.join(out, "hark.signals.ndjson")
+if os.path.exists(sig):
+    sigs = [json.loads(l) for l in open(sig, encoding="utf-8") if l.strip()]
+    kinds = collections.Counter(s["signal"] for s in sigs)
+    print("\nrelationship signals: %d (%s)" % (len(sigs), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
+    for s in sigs[:5]:
+        who = (s.get("customer") or {}).get("id") or s["author"].get("handle")
+        print("  %-15s %-28s relationship %s" % (s["signal"], who, s.get("relationship", {}).get("total")))

@@ -274,6 +274,9 @@ void hark_event_gen_parts(yajl_gen gen, const struct hark_item *item)
     gen_sentiment(gen, &item->sentiment);
     hark_gen_key(gen, "customer");
     gen_customer(gen, item);
+    /* Derived from the author's behaviour, beside the CRM segment. */
+    hark_gen_key(gen, "behaviour_segment");
+    hark_gen_str(gen, item->behaviour_segment);
     hark_gen_key(gen, "relationship");
     gen_relationship(gen, &item->relationship);
     hark_gen_key(gen, "priority");

@@ -8,12 +8,16 @@ and delivers every new item exactly once, with its title, text, kind and
 URL as the platform gave them; the committed cursor names the newest item;
 a run with nothing new emits nothing; Reddit's depth limit is reported as
 a gap; Algolia's 1000-hit window does not lose hits; an error body goes to
-the DLQ and the source recovers.
+the DLQ and the source recovers. With Reddit client credentials hark
+fetches its own token, refreshes it once after a 401 and goes on; wrong
+credentials stop the source loudly (exit code 3) and no secret is
+written anywhere.
 
 Expected values are computed here from the fixture files in
 tests/data/api/{reddit,hackernews}/, not from hark.
 """
 
+import base64
 import html
 import json
 import os
@@ -180,6 +184,31 @@ def check_hn_fields(posts, by_id):
                   "thread of %s: %r" % (p["id"], p))
 
 
+def oauth_state(replay):
+    status, _, body = replay.request("GET", "/_control/reddit/state")
+    check(status == 200, "reddit state: %s" % status)
+    return json.loads(body)["oauth"]
+
+
+def files_under(tmp):
+    for root, _, names in os.walk(tmp):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                yield path, f.read()
+
+
+def check_no_secret(res, tmp, secrets, what):
+    """None of `secrets` in hark's stdout, stderr or any file it wrote."""
+    for sec in secrets:
+        check(sec not in res.stderr and sec not in res.stdout,
+              "%s: a secret (%d chars, starts %r) is in hark's output"
+              % (what, len(sec), sec[:3]))
+        for path, data in files_under(tmp):
+            check(sec.encode() not in data,
+                  "%s: a secret (starts %r) is in %s" % (what, sec[:3], path))
+
+
 # -- tests --------------------------------------------------------------------
 
 def test_first_run_then_catch_up_delivers_each_item_once():
@@ -315,6 +344,103 @@ def test_error_body_goes_to_dlq_and_source_recovers():
         check(len(posts_of(tmp, HN_SRC)) == 40, "hn recovered")
 
 
+CLIENT_ID = "e2e-client-Id_42"
+CLIENT_SECRET = "e2e-Secret-9f3Kq7zXw2"
+ID_ENV = "HARK_E2E_REDDIT_CLIENT_ID"
+SECRET_ENV = "HARK_E2E_REDDIT_CLIENT_SECRET"
+
+
+def oauth_source(replay):
+    return {"client_id_env": ID_ENV, "client_secret_env": SECRET_ENV,
+            "token_url": replay.url + "/api/v1/access_token"}
+
+
+def basic_of(client_id, secret):
+    return base64.b64encode(("%s:%s" % (client_id, secret)).encode()) \
+        .decode()
+
+
+def test_reddit_client_credentials_refresh_after_401():
+    posts = askreddit_posts()
+    with H.ReplayServer() as replay, H.temp_dir() as tmp:
+        control(replay, "/_control/reddit/visible", n=60,
+                subreddit="AskReddit", kind="t3")
+        # The first listing page is served; then the token is revoked, so
+        # the second page gets a 401 in the middle of the walk.
+        control(replay, "/_control/reddit/oauth", client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET, revoke_after=1)
+        src = {"page_limit": 20, "backfill_pages": 3}
+        src.update(oauth_source(replay))
+        cfg = setup(tmp, replay.url, reddit=src)
+        res = H.run_hark(["run", "-c", cfg, "--once"], timeout=90, cwd=tmp,
+                         env={ID_ENV: CLIENT_ID, SECRET_ENV: CLIENT_SECRET})
+        check(res.returncode == 0, "hark run --once exits 0", res)
+
+        st = oauth_state(replay)
+        check(st["token_requests"] == 2 and st["token_refused"] == 0,
+              "one token, then one refresh after the 401: %r" % st)
+        check(st["unauthorized"] == 1 and st["authorized"] == 3,
+              "3 pages read with a token, one 401: %r" % st)
+        reqs = replay.requests("/r/")
+        check(len(reqs) == 4 and "after=" not in reqs[0]["query"] and
+              reqs[1]["query"] == reqs[2]["query"] and
+              "after=" + posts[40]["name"] in reqs[1]["query"] and
+              "after=" + posts[20]["name"] in reqs[3]["query"],
+              "the page refused with 401 was retried once: %r" % reqs)
+        check("refreshing the token" in res.stderr and
+              "STOPPED" not in res.stderr,
+              "the 401 led to a refresh, not a stop", res.stderr)
+        check_once_each(posts_of(tmp, REDDIT_SRC),
+                        [d["name"] for d in posts[0:60]],
+                        "reddit with a refreshed token")
+        check_no_secret(res, tmp, [CLIENT_SECRET,
+                                   basic_of(CLIENT_ID, CLIENT_SECRET)] +
+                        st["issued"], "refresh run")
+
+
+def test_reddit_wrong_credentials_stop_loudly():
+    wrong = "e2e-Wrong-Secret-55tT"
+    with H.ReplayServer() as replay, H.temp_dir() as tmp:
+        control(replay, "/_control/reddit/visible", n=20,
+                subreddit="AskReddit", kind="t3")
+        control(replay, "/_control/reddit/oauth", client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET)
+        cfg = setup(tmp, replay.url, reddit=oauth_source(replay))
+        res = H.run_hark(["run", "-c", cfg, "--once"], timeout=90, cwd=tmp,
+                         env={ID_ENV: CLIENT_ID, SECRET_ENV: wrong})
+        check(res.returncode == 3, "wrong credentials: exit code 3 (got %d)"
+              % res.returncode, res)
+        check(re.search(r"error ingest/%s STOPPED: .*client credentials "
+                        r"status=401" % REDDIT_SRC, res.stderr),
+              "the log says the source STOPPED", res.stderr)
+        st = oauth_state(replay)
+        check(st["token_requests"] == 1 and st["token_refused"] == 1 and
+              not st["issued"], "one refused token request: %r" % st)
+        check(replay.requests("/r/") == [], "no listing was requested")
+        check(posts_of(tmp, REDDIT_SRC) == [], "nothing emitted")
+        check_no_secret(res, tmp, [wrong, basic_of(CLIENT_ID, wrong)],
+                        "wrong credentials")
+
+        # A variable that is not set: the error names it, the source stops.
+        env = {ID_ENV: CLIENT_ID}
+        saved = os.environ.pop(SECRET_ENV, None)
+        try:
+            res = H.run_hark(["run", "-c", cfg, "--once"], timeout=90,
+                             cwd=tmp, env=env)
+        finally:
+            if saved is not None:
+                os.environ[SECRET_ENV] = saved
+        check(res.returncode == 3, "missing secret: exit code 3 (got %d)"
+              % res.returncode, res)
+        check("environment variable %s (client_secret_env) is not set"
+              % SECRET_ENV in res.stderr and
+              stats(res.stderr, REDDIT_SRC)["state"] == "stopped",
+              "the missing variable is named, the source stopped",
+              res.stderr)
+        check(CLIENT_ID not in res.stderr, "the client id is not logged",
+              res.stderr)
+
+
 if __name__ == "__main__":
     if not os.environ.get("HARK_BIN"):
         H.skip("HARK_BIN is not set")
@@ -323,4 +449,6 @@ if __name__ == "__main__":
         test_reddit_depth_limit_is_reported_as_a_gap,
         test_hn_walk_passes_algolia_hit_cap,
         test_error_body_goes_to_dlq_and_source_recovers,
+        test_reddit_client_credentials_refresh_after_401,
+        test_reddit_wrong_credentials_stop_loudly,
     ])

@@ -31,6 +31,20 @@ semantics as far as hark relies on them:
     "996.0") and x-ratelimit-reset (seconds to the window's end); past the
     budget: 429 {"message": "Too Many Requests", "error": 429}.
 
+OAuth (application-only, "client credentials"), off until configured:
+
+    POST /api/v1/access_token    Authorization: Basic base64(id:secret),
+        body grant_type=client_credentials
+        -> {"access_token", "token_type": "bearer", "expires_in", "scope"}
+        Wrong or missing credentials: 401 {"message": "Unauthorized",
+        "error": 401}, as Reddit answers. The replay server drains request
+        bodies before the fakes see them, so the body is checked by its
+        Content-Type and Content-Length (a wrong one: 200 {"error":
+        "unsupported_grant_type"}, as Reddit answers).
+  - Once configured, the listing endpoints answer 401 {"message":
+    "Unauthorized", "error": 401} (with WWW-Authenticate) unless the
+    request carries "Authorization: Bearer <a live token>".
+
 Items are ordered by (created_utc, id as a base-36 number). Nothing here
 is synthetic: every item is a recorded one, served unchanged.
 
@@ -43,13 +57,26 @@ Control (POST unless noted), for tests:
     /_control/reddit/fault?kind=K&count=N   (K: 429, 500, 403, html200,
         truncated, forbidden200 = status 200 with {"message": "Forbidden",
         "error": 403}, none)
-    GET /_control/reddit/state
+    /_control/reddit/oauth?client_id=ID&client_secret=S[&expires_in=N]
+        [&lifetime_s=S][&revoke_after=N]
+        turns OAuth on with the expected credentials. expires_in is what
+        the token response says (default 86400); lifetime_s, how long a
+        token really lives (default: expires_in). revoke_after=N: after N
+        more listing requests served with a token, every token issued so
+        far is revoked (the next request gets a 401).
+    /_control/reddit/oauth?revoke=1     revoke every token now
+    /_control/reddit/oauth?off=1        OAuth off again
+    GET /_control/reddit/state          includes "oauth": counters and the
+        tokens issued (so tests can check they were never logged)
 Standard library only.
 """
 
+import base64
+import binascii
 import json
 import os
 import re
+import secrets
 import socket
 import threading
 import time
@@ -72,6 +99,11 @@ FAULT_KINDS = ("429", "500", "403", "html200", "truncated", "forbidden200")
 HTML_PAGE = ("<!doctype html><html><head><title>reddit.com: over "
              "capacity</title></head><body><h1>all of our servers are busy "
              "right now</h1></body></html>")
+
+TOKEN_PATH = "/api/v1/access_token"
+TOKEN_BODY = b"grant_type=client_credentials"
+DEFAULT_EXPIRES_IN = 86400
+UNAUTHORIZED = {"message": "Unauthorized", "error": 401}
 
 ROUTE = re.compile(r"^(?:/r/(?P<sub>[A-Za-z0-9_+]+))?/"
                    r"(?P<what>new|comments|search)(?:\.json)?/?$")
@@ -144,6 +176,91 @@ class Reddit:
         self.window_end = 0.0
         self.used = 0
         self.faults = []
+        self.oauth = None  # None: off; else the expected credentials etc.
+        self.tokens = {}   # live access token -> expiry (time.time())
+        self.issued = []   # every token handed out, in order
+        self.n_token_requests = 0
+        self.n_token_refused = 0
+        self.n_unauthorized = 0  # listing requests answered 401
+        self.n_authorized = 0    # listing requests with a live token
+        self.revoke_after = None
+
+    # -- OAuth --------------------------------------------------------
+
+    def configure_oauth(self, params):
+        with self.lock:
+            if params.get("off"):
+                self.oauth = None
+                self.tokens = {}
+            elif params.get("revoke"):
+                self.tokens = {}
+            else:
+                if "client_id" not in params or \
+                        "client_secret" not in params:
+                    raise BadRequest("client_id and client_secret are "
+                                     "required")
+                expires_in = int(params.get("expires_in",
+                                            DEFAULT_EXPIRES_IN))
+                self.oauth = {
+                    "client_id": params["client_id"],
+                    "client_secret": params["client_secret"],
+                    "expires_in": expires_in,
+                    "lifetime_s": float(params.get("lifetime_s",
+                                                   expires_in)),
+                }
+            if "revoke_after" in params:
+                self.revoke_after = max(1, int(params["revoke_after"]))
+            return self._oauth_state()
+
+    def _oauth_state(self):
+        return {"on": self.oauth is not None,
+                "token_requests": self.n_token_requests,
+                "token_refused": self.n_token_refused,
+                "issued": list(self.issued),
+                "live": len(self.tokens),
+                "unauthorized": self.n_unauthorized,
+                "authorized": self.n_authorized,
+                "revoke_after": self.revoke_after}
+
+    def grant(self, authorization):
+        """A new token for a Basic `authorization` header value, or None
+        when the credentials are wrong. Raises LookupError when OAuth is
+        off."""
+        with self.lock:
+            if self.oauth is None:
+                raise LookupError("oauth is off")
+            self.n_token_requests += 1
+            want = (self.oauth["client_id"], self.oauth["client_secret"])
+            if basic_credentials(authorization) != want:
+                self.n_token_refused += 1
+                return None
+            token = "fake-%s" % secrets.token_urlsafe(24)
+            self.tokens[token] = time.time() + self.oauth["lifetime_s"]
+            self.issued.append(token)
+            return {"access_token": token, "token_type": "bearer",
+                    "expires_in": self.oauth["expires_in"], "scope": "*"}
+
+    def authorize(self, authorization):
+        """Whether a listing request may be served (always, with OAuth
+        off). Counts and applies revoke_after."""
+        with self.lock:
+            if self.oauth is None:
+                return True
+            token = None
+            if authorization and authorization.startswith("Bearer "):
+                token = authorization[len("Bearer "):].strip()
+            expiry = self.tokens.get(token)
+            if expiry is None or expiry <= time.time():
+                self.tokens.pop(token, None)
+                self.n_unauthorized += 1
+                return False
+            self.n_authorized += 1
+            if self.revoke_after is not None:
+                self.revoke_after -= 1
+                if self.revoke_after <= 0:
+                    self.revoke_after = None
+                    self.tokens = {}  # this request is still served
+            return True
 
     def charge(self):
         """(allowed, used, remaining, reset_s) for one more request."""
@@ -215,7 +332,8 @@ class Reddit:
                                    else None),
                 "depth": self.depth, "rate_limit": self.rate_limit,
                 "used": self.used,
-                "faults_pending": [list(f) for f in self.faults]}
+                "faults_pending": [list(f) for f in self.faults],
+                "oauth": self._oauth_state()}
 
     def state(self):
         with self.lock:
@@ -245,6 +363,43 @@ def fake():
 
 class BadRequest(Exception):
     pass
+
+
+def basic_credentials(authorization):
+    """(id, secret) from "Basic base64(id:secret)", or None."""
+    if not authorization or not authorization.startswith("Basic "):
+        return None
+    try:
+        raw = base64.b64decode(authorization[len("Basic "):].strip(),
+                               validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if ":" not in raw:
+        return None
+    client_id, secret = raw.split(":", 1)
+    return client_id, secret
+
+
+def token_endpoint(handler, method):
+    handler.server.instance.record(TOKEN_PATH, "")
+    if method != "POST":
+        send(handler, 405, {"message": "Method Not Allowed", "error": 405})
+        return
+    ctype = (handler.headers.get("Content-Type") or "").split(";")[0]
+    length = handler.headers.get("Content-Length") or ""
+    try:
+        grant = fake().grant(handler.headers.get("Authorization"))
+    except LookupError:
+        send(handler, 404, {"message": "Not Found", "error": 404})
+        return
+    if grant is None:
+        send(handler, 401, UNAUTHORIZED)
+        return
+    if ctype.strip().lower() != "application/x-www-form-urlencoded" or \
+            length != str(len(TOKEN_BODY)):
+        send(handler, 200, {"error": "unsupported_grant_type"})
+        return
+    send(handler, 200, grant)
 
 
 def int_param(params, name, default):
@@ -344,6 +499,8 @@ def control(handler, method, path, params):
                                          kind))
         elif what == "config" and method == "POST":
             send(handler, 200, r.configure(params))
+        elif what == "oauth" and method == "POST":
+            send(handler, 200, r.configure_oauth(params))
         elif what == "fault" and method == "POST":
             fk = params.get("kind", "")
             if fk not in FAULT_KINDS and fk != "none":
@@ -364,11 +521,19 @@ def route(handler, method, path, query, params, qlist):
     if path.startswith("/_control/reddit/"):
         control(handler, method, path, params)
         return True
+    if path == TOKEN_PATH:
+        token_endpoint(handler, method)
+        return True
     m = ROUTE.match(path)
     if not m or (m.group("what") != "search" and not m.group("sub")):
         return False
     handler.server.instance.record(path, query)
     r = fake()
+    if not r.authorize(handler.headers.get("Authorization")):
+        send(handler, 401, UNAUTHORIZED,
+             [("WWW-Authenticate",
+               'Bearer realm="reddit", error="invalid_token"')])
+        return True
     allowed, used, remaining, reset_s = r.charge()
     headers = [("x-ratelimit-used", str(used)),
                ("x-ratelimit-remaining", "%.1f" % remaining),

@@ -44,11 +44,14 @@ struct src {
     hark_err_t err;
 };
 
-static void src_init(struct src *src,
-                     const char *json,
-                     const char *base_url,
-                     int page_limit,
-                     int backfill_pages)
+/* src_init() with client credentials (names of variables, or NULL). */
+static void src_init_creds(struct src *src,
+                           const char *json,
+                           const char *base_url,
+                           int page_limit,
+                           int backfill_pages,
+                           const char *client_id_env,
+                           const char *client_secret_env)
 {
     char errbuf[256];
     size_t off;
@@ -67,11 +70,24 @@ static void src_init(struct src *src,
         .backfill_pages = backfill_pages,
         .page_limit = page_limit,
         .token_env = NULL,
+        .client_id_env = hark_xstrdup(client_id_env),
+        .client_secret_env = hark_xstrdup(client_secret_env),
     };
     src->state = NULL;
     src->err =
         ops->init(&cfg, src->doc, src->doc->root, &src->diag, &src->state);
     free(base); /* init keeps copies */
+    free(cfg.client_id_env);
+    free(cfg.client_secret_env);
+}
+
+static void src_init(struct src *src,
+                     const char *json,
+                     const char *base_url,
+                     int page_limit,
+                     int backfill_pages)
+{
+    src_init_creds(src, json, base_url, page_limit, backfill_pages, NULL, NULL);
 }
 
 static void src_cleanup(struct src *src)
@@ -640,6 +656,345 @@ static void test_parse__odd_children_are_skipped(void **unused)
     src_cleanup(&src);
 }
 
+/* ---- base64 ---- */
+
+static void expect_base64(const void *data, size_t len, const char *want)
+{
+    char *got = hark_base64_encode(data, len);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_hark_base64_encode__rfc4648_vectors(void **unused)
+{
+    (void)unused;
+    /* RFC 4648 section 10. */
+    expect_base64("", 0, "");
+    expect_base64("f", 1, "Zg==");
+    expect_base64("fo", 2, "Zm8=");
+    expect_base64("foo", 3, "Zm9v");
+    expect_base64("foob", 4, "Zm9vYg==");
+    expect_base64("fooba", 5, "Zm9vYmE=");
+    expect_base64("foobar", 6, "Zm9vYmFy");
+}
+
+static void test_hark_base64_encode__binary_bytes(void **unused)
+{
+    (void)unused;
+    /* The last two letters of the alphabet, high bytes and NUL. */
+    expect_base64("\xfb\xff", 2, "+/8=");
+    expect_base64("\xff\xfe\x00", 3, "//4A");
+    expect_base64("\x00", 1, "AA==");
+    expect_base64("\x14\xfb\x9c\x03\xd9\x7e", 6, "FPucA9l+");
+}
+
+/* ---- OAuth client credentials ---- */
+
+#define ID_ENV     "HARK_TEST_REDDIT_CLIENT_ID"
+#define SECRET_ENV "HARK_TEST_REDDIT_CLIENT_SECRET"
+#define CLIENT_ID  "hark-client"
+#define SECRET     "s3cr3t-Value"
+/* base64("hark-client:s3cr3t-Value"), computed with base64(1) */
+#define BASIC "aGFyay1jbGllbnQ6czNjcjN0LVZhbHVl"
+
+static void *oauth_src(struct src *src, const char *json)
+{
+    src_init_creds(src, json, "https://oauth.reddit.com", 0, 1, ID_ENV,
+                   SECRET_ENV);
+    assert_int_equal(src->err, HARK_OK);
+    return src->state;
+}
+
+static void set_creds(void)
+{
+    assert_int_equal(setenv(ID_ENV, CLIENT_ID, 1), 0);
+    assert_int_equal(setenv(SECRET_ENV, SECRET, 1), 0);
+}
+
+struct token_req {
+    hark_err_t err;
+    char *url;
+    char *body;
+    struct hark_strv headers;
+    char errbuf[256];
+};
+
+static void token_req(void *state, struct token_req *req)
+{
+    struct hark_buf url;
+    struct hark_buf body;
+    hark_buf_init(&url, 8192);
+    hark_buf_init(&body, 8192);
+    memset(req, 0, sizeof(*req));
+    req->err = ops->token_request(state, &url, &body, &req->headers,
+                                  req->errbuf, sizeof(req->errbuf));
+    req->url = hark_buf_take(&url);
+    req->body = hark_buf_take(&body);
+}
+
+static void token_req_cleanup(struct token_req *req)
+{
+    free(req->url);
+    free(req->body);
+    hark_strv_cleanup(&req->headers);
+}
+
+/* The header `name` ("Authorization") in `hv`, or NULL. */
+static const char *header_in(const struct hark_strv *hv, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < hv->n; i++) {
+        if (strncmp(hv->v[i], name, n) == 0 && hv->v[i][n] == ':') {
+            return hv->v[i];
+        }
+    }
+    return NULL;
+}
+
+static hark_err_t token_reply(void *state,
+                              const char *body,
+                              int64_t now_ms,
+                              char *errbuf,
+                              size_t errbuf_len)
+{
+    struct hark_response resp = {
+        .status = 200,
+        .headers = no_headers,
+        .n_headers = 1,
+        .body = body,
+        .body_len = strlen(body),
+        .url = "https://www.reddit.com/api/v1/access_token",
+    };
+    return ops->token_parse(state, &resp, now_ms, errbuf, errbuf_len);
+}
+
+static const char good_token[] =
+    "{\"access_token\": \"-ab1Cd_2efG3hIjk4LMnop5QrStu\", "
+    "\"token_type\": \"bearer\", \"expires_in\": 86400, \"scope\": \"*\"}";
+
+static void test_token_request__shape(void **unused)
+{
+    (void)unused;
+    struct src src;
+    void *st = oauth_src(&src, "{\"subreddit\": \"AskReddit\"}");
+    set_creds();
+    struct token_req req;
+    token_req(st, &req);
+    assert_int_equal(req.err, HARK_OK);
+    assert_string_equal(req.url, "https://www.reddit.com/api/v1/access_token");
+    assert_string_equal(req.body, "grant_type=client_credentials");
+    const char *auth = header_in(&req.headers, "Authorization");
+    assert_non_null(auth);
+    assert_string_equal(auth, "Authorization: Basic " BASIC);
+    token_req_cleanup(&req);
+    src_cleanup(&src);
+}
+
+static void test_token_request__token_url_from_config(void **unused)
+{
+    (void)unused;
+    struct src src;
+    void *st = oauth_src(&src, "{\"subreddit\": \"AskReddit\", "
+                               "\"token_url\": \"http://127.0.0.1:9/token\"}");
+    set_creds();
+    struct token_req req;
+    token_req(st, &req);
+    assert_int_equal(req.err, HARK_OK);
+    assert_string_equal(req.url, "http://127.0.0.1:9/token");
+    token_req_cleanup(&req);
+    src_cleanup(&src);
+}
+
+static void test_token_request__missing_variable_is_named(void **unused)
+{
+    (void)unused;
+    struct src src;
+    void *st = oauth_src(&src, "{\"subreddit\": \"AskReddit\"}");
+    set_creds();
+    assert_int_equal(unsetenv(SECRET_ENV), 0);
+    struct token_req req;
+    token_req(st, &req);
+    assert_int_equal(req.err, HARK_EINVAL);
+    assert_non_null(strstr(req.errbuf, SECRET_ENV));
+    assert_null(strstr(req.errbuf, CLIENT_ID));
+    token_req_cleanup(&req);
+
+    set_creds();
+    assert_int_equal(setenv(ID_ENV, "", 1), 0);
+    token_req(st, &req);
+    assert_int_equal(req.err, HARK_EINVAL);
+    assert_non_null(strstr(req.errbuf, ID_ENV));
+    assert_null(strstr(req.errbuf, SECRET));
+    token_req_cleanup(&req);
+
+    /* The values are read at request time: set again, it works. */
+    set_creds();
+    token_req(st, &req);
+    assert_int_equal(req.err, HARK_OK);
+    token_req_cleanup(&req);
+    src_cleanup(&src);
+}
+
+static void test_token_parse__good(void **unused)
+{
+    (void)unused;
+    struct src src;
+    void *st = oauth_src(&src, "{\"subreddit\": \"AskReddit\"}");
+    char errbuf[256] = "x";
+    const int64_t now = 1700000000000;
+    assert_true(ops->token_needed(st, now)); /* none yet */
+    assert_int_equal(token_reply(st, good_token, now, errbuf, sizeof(errbuf)),
+                     HARK_OK);
+    assert_string_equal(errbuf, "");
+
+    struct hark_strv hv = {NULL, 0};
+    assert_int_equal(ops->request_headers(st, &hv, errbuf, sizeof(errbuf)),
+                     HARK_OK);
+    assert_int_equal(hv.n, 1);
+    assert_string_equal(hv.v[0],
+                        "Authorization: Bearer -ab1Cd_2efG3hIjk4LMnop5QrStu");
+    hark_strv_cleanup(&hv);
+    src_cleanup(&src);
+}
+
+static void test_token_needed__before_and_after_expiry(void **unused)
+{
+    (void)unused;
+    struct src src;
+    void *st = oauth_src(&src, "{\"subreddit\": \"AskReddit\"}");
+    char errbuf[256];
+    const int64_t now = 1700000000000;
+    const int64_t expires = now + 86400000; /* expires_in 86400 */
+    assert_int_equal(token_reply(st, good_token, now, errbuf, sizeof(errbuf)),
+                     HARK_OK);
+    assert_false(ops->token_needed(st, now));
+    assert_false(ops->token_needed(st, expires - 60001));
+    /* Within a minute of expiry, and after it: fetch a new one. */
+    assert_true(ops->token_needed(st, expires - 60000));
+    assert_true(ops->token_needed(st, expires + 1));
+    /* A fresh token resets the clock. */
+    assert_int_equal(
+        token_reply(st, good_token, expires, errbuf, sizeof(errbuf)), HARK_OK);
+    assert_false(ops->token_needed(st, expires + 1));
+    src_cleanup(&src);
+}
+
+static void expect_token_error(const char *body, const char *needle)
+{
+    struct src src;
+    void *st = oauth_src(&src, "{\"subreddit\": \"AskReddit\"}");
+    char errbuf[256];
+    const int64_t now = 1700000000000;
+    /* A good token first: a failed refresh must not keep it. */
+    assert_int_equal(token_reply(st, good_token, now, errbuf, sizeof(errbuf)),
+                     HARK_OK);
+    assert_int_equal(token_reply(st, body, now, errbuf, sizeof(errbuf)),
+                     HARK_EINVAL);
+    if (!strstr(errbuf, needle)) {
+        fail_msg("token body %s: errbuf \"%s\" lacks \"%s\"", body, errbuf,
+                 needle);
+    }
+    assert_null(strstr(errbuf, "ab1Cd"));
+    assert_null(strstr(errbuf, "SECRETTOKEN"));
+    assert_true(ops->token_needed(st, now));
+    struct hark_strv hv = {NULL, 0};
+    assert_int_not_equal(ops->request_headers(st, &hv, errbuf, sizeof(errbuf)),
+                         HARK_OK);
+    assert_int_equal(hv.n, 0);
+    hark_strv_cleanup(&hv);
+    src_cleanup(&src);
+}
+
+static void test_token_parse__error_body(void **unused)
+{
+    (void)unused;
+    expect_token_error("{\"error\": \"invalid_grant\"}",
+                       "reported error \"invalid_grant\"");
+    expect_token_error("{\"message\": \"Unauthorized\", \"error\": 401}",
+                       "reported error \"Unauthorized\"");
+}
+
+static void test_token_parse__missing_fields(void **unused)
+{
+    (void)unused;
+    expect_token_error("{\"token_type\": \"bearer\", \"expires_in\": 86400}",
+                       "no \"access_token\"");
+    expect_token_error("{\"access_token\": \"\", \"token_type\": \"bearer\", "
+                       "\"expires_in\": 86400}",
+                       "unusable \"access_token\"");
+    expect_token_error("{\"access_token\": \"SECRETTOKEN\\r\\nX-Evil: 1\", "
+                       "\"token_type\": \"bearer\", \"expires_in\": 86400}",
+                       "unusable \"access_token\"");
+    expect_token_error("{\"access_token\": \"SECRETTOKEN\", "
+                       "\"expires_in\": 86400}",
+                       "\"token_type\" is \"(none)\"");
+    expect_token_error("{\"access_token\": \"SECRETTOKEN\", "
+                       "\"token_type\": \"mac\", \"expires_in\": 86400}",
+                       "\"token_type\" is \"mac\"");
+    expect_token_error("{\"access_token\": \"SECRETTOKEN\", "
+                       "\"token_type\": \"bearer\"}",
+                       "no \"expires_in\"");
+    expect_token_error("{\"access_token\": \"SECRETTOKEN\", "
+                       "\"token_type\": \"bearer\", \"expires_in\": 0}",
+                       "unusable \"expires_in\"");
+    expect_token_error("[\"SECRETTOKEN\"]", "expected an object");
+    expect_token_error("{\"access_token\": \"SECRETTOKEN\"", "invalid JSON");
+    expect_token_error("", "empty body");
+}
+
+static void test_token_invalidate__forgets_the_token(void **unused)
+{
+    (void)unused;
+    struct src src;
+    void *st = oauth_src(&src, "{\"subreddit\": \"AskReddit\"}");
+    char errbuf[256];
+    const int64_t now = 1700000000000;
+    assert_int_equal(token_reply(st, good_token, now, errbuf, sizeof(errbuf)),
+                     HARK_OK);
+    assert_false(ops->token_needed(st, now));
+    ops->token_invalidate(st);
+    assert_true(ops->token_needed(st, now));
+    struct hark_strv hv = {NULL, 0};
+    assert_int_not_equal(ops->request_headers(st, &hv, errbuf, sizeof(errbuf)),
+                         HARK_OK);
+    assert_int_equal(hv.n, 0);
+    hark_strv_cleanup(&hv);
+    src_cleanup(&src);
+}
+
+static void test_token_needed__without_credentials(void **unused)
+{
+    (void)unused;
+    struct src src;
+    void *st = askreddit(&src, 1);
+    /* token_env (the engine's header) or nothing: no token of our own. */
+    assert_false(ops->token_needed(st, 1700000000000));
+    struct hark_strv hv = {NULL, 0};
+    char errbuf[256];
+    assert_int_equal(ops->request_headers(st, &hv, errbuf, sizeof(errbuf)),
+                     HARK_OK);
+    assert_int_equal(hv.n, 0);
+    hark_strv_cleanup(&hv);
+    src_cleanup(&src);
+}
+
+static void test_init__token_url_errors(void **unused)
+{
+    (void)unused;
+    expect_init_error("{\"subreddit\": \"x\", \"token_url\": "
+                      "\"https://www.reddit.com/api/v1/access_token\"}",
+                      "applies only with \"client_id_env\"");
+    struct src src;
+    src_init_creds(&src, "{\"subreddit\": \"x\", \"token_url\": \"ftp://x/t\"}",
+                   "https://oauth.reddit.com", 0, 1, ID_ENV, SECRET_ENV);
+    assert_int_equal(src.err, HARK_EINVAL);
+    assert_null(src.state);
+    assert_int_equal(src.diag.n_entries, 1);
+    assert_non_null(
+        strstr(src.diag.entries[0].message, "must be an http:// or https://"));
+    src_cleanup(&src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +1016,18 @@ int main(void)
         cmocka_unit_test(test_parse__bad_bodies),
         cmocka_unit_test(test_parse__truncated_listing),
         cmocka_unit_test(test_parse__odd_children_are_skipped),
+        cmocka_unit_test(test_hark_base64_encode__rfc4648_vectors),
+        cmocka_unit_test(test_hark_base64_encode__binary_bytes),
+        cmocka_unit_test(test_token_request__shape),
+        cmocka_unit_test(test_token_request__token_url_from_config),
+        cmocka_unit_test(test_token_request__missing_variable_is_named),
+        cmocka_unit_test(test_token_parse__good),
+        cmocka_unit_test(test_token_needed__before_and_after_expiry),
+        cmocka_unit_test(test_token_parse__error_body),
+        cmocka_unit_test(test_token_parse__missing_fields),
+        cmocka_unit_test(test_token_invalidate__forgets_the_token),
+        cmocka_unit_test(test_token_needed__without_credentials),
+        cmocka_unit_test(test_init__token_url_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,7 +152,8 @@ static void test_hark_event_build__fields_and_order(void **state)
     static const char *const keys[] = {
         "schema",   "event_id",     "emitted_at",  "rules_version", "post",
         "matches",  "tags",         "author_tags", "action",        "sentiment",
-        "customer", "relationship", "priority",    "route",
+        "customer", "behaviour_segment", "relationship", "priority",
+        "route",
     };
     assert_keys(ev, keys, sizeof(keys) / sizeof(keys[0]));
     assert_str(get(ev, "schema"), "hark.engagement/1");
@@ -415,7 +416,7 @@ static void test_hark_event_gen_parts__inside_callers_map(void **state)
     static const char *const keys[] = {
         "line",         "post",     "matches",   "tags",
         "author_tags",  "action",   "sentiment", "customer",
-        "relationship", "priority", "route",
+        "behaviour_segment", "relationship", "priority", "route",
     };
     assert_keys(v, keys, sizeof(keys) / sizeof(keys[0]));
     yajl_tree_free(v);

@@ -1,0 +1,1761 @@
+/*
+ * relation: relational capital, baselines, behaviour segments and the
+ * signals they raise, per author, with exactly-once updates.
+ *
+ * Hot state is in memory: one open-addressing hash table of authors
+ * (struct hark_rel_author, keyed by customer id or "platform:author id"),
+ * and a set of the newest `applied_window` observation ids with a ring
+ * that says which to forget next. An observation costs two hash lookups,
+ * a scan of the item's tags and a few multiplications; nothing touches
+ * SQLite on that path except the rare ones below. Changes pile up in
+ * pending lists (dirty authors, new ids, the signals raised, per-post
+ * acts, conversation deltas) and hark_relation_commit() writes them in
+ * one transaction.
+ *
+ * Exactly once. Every observation is keyed by its post event_id (which
+ * hashes platform, post id and revision, never the rules version or the
+ * clock). Before anything changes, the id is looked up in the applied
+ * set; a hit is a replay (kill -9 and refetch, or a duplicate): nothing
+ * changes, and the signals that observation raised the first time are
+ * returned again, byte for byte, from the pending list or the signals
+ * table. So a recommendation is counted once, and a signal whose
+ * observation was committed before the signal was delivered is not lost.
+ * The applied ids are committed in the same transaction as the counts they
+ * guard, so the two can never disagree. The set only needs to cover what
+ * can be replayed: the posts past the committed cursors (bounded by the
+ * in-flight budget) and the dedup window; applied_window is far above
+ * both.
+ *
+ * Edits. An edit is a new revision, hence a new event_id. Acts are counted
+ * per post (platform, id): the acts a post carried are stored, and an edit
+ * counts only acts its earlier revisions did not have; it does not feed
+ * the baselines again (it is the same post, not a new one).
+ *
+ * Customers and strangers. A stranger's state is keyed by platform:author
+ * id. When that author later joins as a customer (a new CRM file), the
+ * state moves to the customer id (once; the old row is deleted at the
+ * next commit).
+ */
+#include "hark/relation.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "hark/log.h"
+#include "hark/score.h"
+#include "relation_int.h"
+
+#define SEP 0x1f
+#define MIN_WINDOW 1024
+#define MAX_WINDOW 100000000
+#define PERSIST_ACTS                                                           \
+    (HARK_ACT_RECOMMENDATION | HARK_ACT_REFERRAL | HARK_ACT_ADVOCACY |         \
+     HARK_ACT_INTRODUCTION | HARK_ACT_CANCEL | HARK_ACT_COMPLAINT)
+
+/* ---- names ------------------------------------------------------------ */
+
+const char *hark_signal_kind_name(enum hark_signal_kind kind)
+{
+    switch (kind) {
+    case HARK_SIGNAL_ADVOCACY:
+        return "advocacy";
+    case HARK_SIGNAL_REFERRAL:
+        return "referral";
+    case HARK_SIGNAL_RECOMMENDATION:
+        return "recommendation";
+    case HARK_SIGNAL_CHURN_RISK:
+        return "churn_risk";
+    case HARK_SIGNAL_SILENCE:
+        return "silence";
+    case HARK_SIGNAL_SEGMENT_CHANGE:
+        return "segment_change";
+    case HARK_SIGNAL_COUNT_:
+        break;
+    }
+    return "unknown";
+}
+
+const char *hark_segment_name(enum hark_segment seg)
+{
+    switch (seg) {
+    case HARK_SEGMENT_NONE:
+    case HARK_SEGMENT_NEW:
+        return "new";
+    case HARK_SEGMENT_LOYAL:
+        return "loyal";
+    case HARK_SEGMENT_ADVOCATE:
+        return "advocate";
+    case HARK_SEGMENT_AT_RISK:
+        return "at_risk";
+    case HARK_SEGMENT_DORMANT:
+        return "dormant";
+    }
+    return "new";
+}
+
+/* ---- config ----------------------------------------------------------- */
+
+static void strv_set(struct hark_strv *sv, const char *s)
+{
+    hark_strv_cleanup(sv);
+    hark_strv_add(sv, s, strlen(s));
+}
+
+static void strv_copy(struct hark_strv *to, const struct hark_strv *from)
+{
+    memset(to, 0, sizeof(*to));
+    for (size_t i = 0; i < from->n; i++) {
+        hark_strv_add(to, from->v[i], strlen(from->v[i]));
+    }
+}
+
+void hark_relation_cfg_init(struct hark_relation_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->sentiment_alpha = 0.05;
+    cfg->gap_alpha = 0.2;
+    cfg->value_clv = 1000;
+    cfg->value_relationship = 500;
+    cfg->advocate_min_acts = 3;
+    cfg->advocate_min_mean = 0.2;
+    cfg->churn_k = 4;
+    cfg->churn_min_posts = 10;
+    cfg->churn_min_drop = 0.6;
+    cfg->churn_max_value = -0.3;
+    cfg->churn_sd_floor = 0.15;
+    strv_set(&cfg->churn_tags, "intent:cancel");
+    strv_set(&cfg->complaint_tags, "intent:complaint");
+    cfg->at_risk_ms = 30LL * 86400000;
+    cfg->silence_gaps = 5;
+    cfg->silence_min_posts = 5;
+    cfg->silence_min_ms = 72LL * 3600000;
+    cfg->segment_min_posts = 5;
+    cfg->at_risk_mean = -0.2;
+    cfg->dormant_gaps = 10;
+    cfg->dormant_min_ms = 30LL * 86400000;
+    cfg->is_segment_strangers = false;
+    cfg->applied_window = 65536;
+}
+
+void hark_relation_cfg_cleanup(struct hark_relation_cfg *cfg)
+{
+    hark_strv_cleanup(&cfg->churn_tags);
+    hark_strv_cleanup(&cfg->complaint_tags);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static void cfg_copy(struct hark_relation_cfg *to,
+                     const struct hark_relation_cfg *from)
+{
+    *to = *from;
+    strv_copy(&to->churn_tags, &from->churn_tags);
+    strv_copy(&to->complaint_tags, &from->complaint_tags);
+}
+
+enum num_kind { NUM_DOUBLE, NUM_INT, NUM_MS_HOURS, NUM_MS_DAYS, NUM_SIZE };
+
+/*
+ * One numeric setting: where it lives, its unit, and its range. `lo_open`
+ * makes the lower bound exclusive (alpha > 0, k > 0).
+ */
+struct num_field {
+    const char *section;
+    const char *key;
+    size_t offset;
+    double lo, hi;
+    enum num_kind kind;
+    bool lo_open;
+};
+
+#define F(sec, key, member, kind, lo, hi, open)                                \
+    {sec, key, offsetof(struct hark_relation_cfg, member), lo, hi, kind, open}
+
+static const struct num_field num_fields[] = {
+    F("baseline", "sentiment_alpha", sentiment_alpha, NUM_DOUBLE, 0, 1, true),
+    F("baseline", "gap_alpha", gap_alpha, NUM_DOUBLE, 0, 1, true),
+    F("valuable", "clv", value_clv, NUM_DOUBLE, 0, 1e15, false),
+    F("valuable", "relationship", value_relationship, NUM_DOUBLE, 0, 1e15,
+      false),
+    F("advocate", "min_acts", advocate_min_acts, NUM_INT, 1, 1e9, false),
+    F("advocate", "min_mean", advocate_min_mean, NUM_DOUBLE, -1, 1, false),
+    F("churn", "k", churn_k, NUM_DOUBLE, 0, 100, true),
+    F("churn", "min_posts", churn_min_posts, NUM_INT, 1, 1e9, false),
+    F("churn", "min_drop", churn_min_drop, NUM_DOUBLE, 0, 2, false),
+    F("churn", "max_value", churn_max_value, NUM_DOUBLE, -1, 1, false),
+    F("churn", "sd_floor", churn_sd_floor, NUM_DOUBLE, 0, 2, false),
+    F("churn", "at_risk_days", at_risk_ms, NUM_MS_DAYS, 0, 3650, true),
+    F("silence", "gaps", silence_gaps, NUM_DOUBLE, 0, 1e6, true),
+    F("silence", "min_posts", silence_min_posts, NUM_INT, 1, 1e9, false),
+    F("silence", "min_hours", silence_min_ms, NUM_MS_HOURS, 0, 87600, false),
+    F("segments", "min_posts", segment_min_posts, NUM_INT, 1, 1e9, false),
+    F("segments", "at_risk_mean", at_risk_mean, NUM_DOUBLE, -1, 1, false),
+    F("segments", "dormant_gaps", dormant_gaps, NUM_DOUBLE, 0, 1e6, true),
+    F("segments", "dormant_min_days", dormant_min_ms, NUM_MS_DAYS, 0, 3650,
+      false),
+    F(NULL, "applied_window", applied_window, NUM_SIZE, MIN_WINDOW,
+      MAX_WINDOW, false),
+};
+
+#undef F
+
+static const struct hark_cfgmap top_map[] = {
+    {"baseline", HARK_JSON_OBJECT, false, NULL},
+    {"valuable", HARK_JSON_OBJECT, false, NULL},
+    {"advocate", HARK_JSON_OBJECT, false, NULL},
+    {"churn", HARK_JSON_OBJECT, false, NULL},
+    {"silence", HARK_JSON_OBJECT, false, NULL},
+    {"segments", HARK_JSON_OBJECT, false, NULL},
+    {"applied_window", HARK_JSON_INTEGER, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap baseline_map[] = {
+    {"sentiment_alpha", HARK_JSON_NUMBER, false, NULL},
+    {"gap_alpha", HARK_JSON_NUMBER, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap valuable_map[] = {
+    {"clv", HARK_JSON_NUMBER, false, NULL},
+    {"relationship", HARK_JSON_NUMBER, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap advocate_map[] = {
+    {"min_acts", HARK_JSON_INTEGER, false, NULL},
+    {"min_mean", HARK_JSON_NUMBER, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap churn_map[] = {
+    {"k", HARK_JSON_NUMBER, false, NULL},
+    {"min_posts", HARK_JSON_INTEGER, false, NULL},
+    {"min_drop", HARK_JSON_NUMBER, false, NULL},
+    {"max_value", HARK_JSON_NUMBER, false, NULL},
+    {"sd_floor", HARK_JSON_NUMBER, false, NULL},
+    {"intent_tags", HARK_JSON_ARRAY, false, NULL},
+    {"complaint_tags", HARK_JSON_ARRAY, false, NULL},
+    {"at_risk_days", HARK_JSON_NUMBER, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap silence_map[] = {
+    {"gaps", HARK_JSON_NUMBER, false, NULL},
+    {"min_posts", HARK_JSON_INTEGER, false, NULL},
+    {"min_hours", HARK_JSON_NUMBER, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap segments_map[] = {
+    {"min_posts", HARK_JSON_INTEGER, false, NULL},
+    {"at_risk_mean", HARK_JSON_NUMBER, false, NULL},
+    {"dormant_gaps", HARK_JSON_NUMBER, false, NULL},
+    {"dormant_min_days", HARK_JSON_NUMBER, false, NULL},
+    {"strangers", HARK_JSON_BOOL, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct {
+    const char *name;
+    const struct hark_cfgmap *map;
+} sections[] = {
+    {"baseline", baseline_map}, {"valuable", valuable_map},
+    {"advocate", advocate_map}, {"churn", churn_map},
+    {"silence", silence_map},   {"segments", segments_map},
+};
+
+static hark_err_t parse_num(const struct hark_json_doc *doc,
+                            const struct hark_json *v,
+                            const struct num_field *f, struct hark_diag *diag,
+                            struct hark_relation_cfg *cfg)
+{
+    double d = v->d;
+    bool is_low = f->lo_open ? d <= f->lo : d < f->lo;
+    if (!isfinite(d) || is_low || d > f->hi) {
+        hark_json_error(doc, diag, v->offset,
+                        "relationship.%s%s%s must be %s %g and at most %g, "
+                        "not %g",
+                        f->section ? f->section : "", f->section ? "." : "",
+                        f->key, f->lo_open ? "greater than" : "at least",
+                        f->lo, f->hi, d);
+        return HARK_EINVAL;
+    }
+    char *p = (char *)cfg + f->offset;
+    switch (f->kind) {
+    case NUM_DOUBLE:
+        memcpy(p, &d, sizeof(d));
+        break;
+    case NUM_INT: {
+        int64_t i = v->i;
+        memcpy(p, &i, sizeof(i));
+        break;
+    }
+    case NUM_MS_HOURS: {
+        int64_t ms = (int64_t)llround(d * 3600000.0);
+        memcpy(p, &ms, sizeof(ms));
+        break;
+    }
+    case NUM_MS_DAYS: {
+        int64_t ms = (int64_t)llround(d * 86400000.0);
+        memcpy(p, &ms, sizeof(ms));
+        break;
+    }
+    case NUM_SIZE: {
+        size_t n = (size_t)v->i;
+        memcpy(p, &n, sizeof(n));
+        break;
+    }
+    }
+    return HARK_OK;
+}
+
+static hark_err_t parse_tags(const struct hark_json_doc *doc,
+                             const struct hark_json *arr, const char *key,
+                             struct hark_diag *diag, struct hark_strv *out)
+{
+    hark_err_t err = HARK_OK;
+    struct hark_strv sv = {0};
+    for (size_t i = 0; i < arr->n; i++) {
+        const struct hark_json *v = arr->items[i];
+        if (v->type != HARK_JSON_STRING || v->s_len == 0) {
+            hark_json_error(doc, diag, v->offset,
+                            "relationship.churn.%s must hold non-empty tag "
+                            "strings, not %s",
+                            key, v->type == HARK_JSON_STRING
+                                     ? "an empty string"
+                                     : hark_json_type_name(v->type));
+            err = HARK_EINVAL;
+            continue;
+        }
+        hark_strv_add(&sv, v->s, v->s_len);
+    }
+    if (err == HARK_OK) {
+        hark_strv_cleanup(out);
+        *out = sv;
+    } else {
+        hark_strv_cleanup(&sv);
+    }
+    return err;
+}
+
+static hark_err_t check_sections(const struct hark_json_doc *doc,
+                                 const struct hark_json *obj,
+                                 struct hark_diag *diag)
+{
+    hark_err_t err = HARK_OK;
+    for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+        const struct hark_json *sec = hark_json_get(obj, sections[s].name);
+        if (!sec || sec->type != HARK_JSON_OBJECT) {
+            continue;
+        }
+        char what[64];
+        (void)snprintf(what, sizeof(what), "relationship.%s",
+                       sections[s].name);
+        if (hark_cfgmap_check(doc, sec, sections[s].map, what, diag) !=
+            HARK_OK) {
+            err = HARK_EINVAL;
+        }
+    }
+    return err;
+}
+
+static hark_err_t parse_nums(const struct hark_json_doc *doc,
+                             const struct hark_json *obj,
+                             struct hark_diag *diag,
+                             struct hark_relation_cfg *cfg)
+{
+    hark_err_t err = HARK_OK;
+    size_t n_fields = sizeof(num_fields) / sizeof(num_fields[0]);
+    for (size_t i = 0; i < n_fields; i++) {
+        const struct num_field *f = &num_fields[i];
+        const struct hark_json *sec =
+            f->section ? hark_json_get(obj, f->section) : obj;
+        const struct hark_json *v =
+            sec && sec->type == HARK_JSON_OBJECT ? hark_json_get(sec, f->key)
+                                                 : NULL;
+        /* Missing, or a type error the map reported. */
+        bool is_int = f->kind == NUM_INT || f->kind == NUM_SIZE;
+        if (!v || !(v->type & HARK_JSON_NUMBER) ||
+            (is_int && v->type != HARK_JSON_INTEGER)) {
+            continue;
+        }
+        if (parse_num(doc, v, f, diag, cfg) != HARK_OK) {
+            err = HARK_EINVAL;
+        }
+    }
+    return err;
+}
+
+static hark_err_t parse_into(const struct hark_json_doc *doc,
+                             const struct hark_json *obj,
+                             struct hark_diag *diag,
+                             struct hark_relation_cfg *cfg)
+{
+    hark_err_t err = hark_cfgmap_check(doc, obj, top_map, "relationship", diag);
+    if (check_sections(doc, obj, diag) != HARK_OK) {
+        err = HARK_EINVAL;
+    }
+    if (parse_nums(doc, obj, diag, cfg) != HARK_OK) {
+        err = HARK_EINVAL;
+    }
+    const struct hark_json *churn = hark_json_get(obj, "churn");
+    const struct hark_json *v = hark_json_get(churn, "intent_tags");
+    if (v && v->type == HARK_JSON_ARRAY &&
+        parse_tags(doc, v, "intent_tags", diag, &cfg->churn_tags) != HARK_OK) {
+        err = HARK_EINVAL;
+    }
+    v = hark_json_get(churn, "complaint_tags");
+    if (v && v->type == HARK_JSON_ARRAY &&
+        parse_tags(doc, v, "complaint_tags", diag, &cfg->complaint_tags) !=
+            HARK_OK) {
+        err = HARK_EINVAL;
+    }
+    v = hark_json_get(hark_json_get(obj, "segments"), "strangers");
+    if (v && v->type == HARK_JSON_BOOL) {
+        cfg->is_segment_strangers = v->b;
+    }
+    return err;
+}
+
+hark_err_t hark_relation_cfg_parse(const struct hark_json_doc *doc,
+                                   const struct hark_json *obj,
+                                   struct hark_diag *diag,
+                                   struct hark_relation_cfg *cfg)
+{
+    if (!obj) {
+        return HARK_OK;
+    }
+    if (obj->type != HARK_JSON_OBJECT) {
+        hark_err_t err =
+            hark_cfgmap_check(doc, obj, top_map, "relationship", diag);
+        hark_assert(err != HARK_OK); /* not an object */
+        return HARK_EINVAL;
+    }
+    struct hark_relation_cfg tmp;
+    cfg_copy(&tmp, cfg);
+    hark_err_t err = parse_into(doc, obj, diag, &tmp);
+    if (err != HARK_OK) {
+        hark_relation_cfg_cleanup(&tmp);
+        return err;
+    }
+    hark_relation_cfg_cleanup(cfg);
+    *cfg = tmp;
+    return HARK_OK;
+}
+
+/* ---- signal lists ------------------------------------------------------ */
+
+void hark_signal_list_init(struct hark_signal_list *list)
+{
+    memset(list, 0, sizeof(*list));
+}
+
+void hark_signal_list_clear(struct hark_signal_list *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->v[i].key);
+        free(list->v[i].payload);
+    }
+    list->n = 0;
+}
+
+void hark_signal_list_cleanup(struct hark_signal_list *list)
+{
+    hark_signal_list_clear(list);
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+static struct hark_signal *list_push(struct hark_signal_list *list)
+{
+    if (list->n == list->cap) {
+        list->cap = list->cap ? 2 * list->cap : 4;
+        list->v = hark_xrealloc(list->v, list->cap * sizeof(*list->v));
+    }
+    struct hark_signal *sig = &list->v[list->n++];
+    memset(sig, 0, sizeof(*sig));
+    return sig;
+}
+
+/* ---- the relation ------------------------------------------------------ */
+
+/* Authors: open addressing, linear probing, power-of-two capacity. */
+struct author_table {
+    struct hark_rel_author **slots;
+    size_t cap;
+    size_t n;
+};
+
+/* Applied observation ids: a set plus a ring in arrival order. */
+struct applied_set {
+    uint64_t *slots; /* 0 = empty */
+    size_t cap;
+    uint64_t *ring;
+    size_t window;
+    size_t ring_n;
+    size_t ring_head; /* the oldest when full */
+};
+
+#define VEC(type)                                                              \
+    struct {                                                                   \
+        type *v;                                                               \
+        size_t n, cap;                                                         \
+    }
+
+#define VEC_PUSH(vec, val)                                                     \
+    do {                                                                       \
+        if ((vec).n == (vec).cap) {                                            \
+            (vec).cap = (vec).cap ? 2 * (vec).cap : 64;                        \
+            (vec).v = hark_xrealloc((vec).v, (vec).cap * sizeof(*(vec).v));    \
+        }                                                                      \
+        (vec).v[(vec).n++] = (val);                                            \
+    } while (0)
+
+struct hark_relation {
+    struct hark_relation_cfg cfg;
+    double w[4]; /* rv_positive, rv_referral, rv_recommendation,
+                  * rv_introduction */
+    char *path;
+    struct hark_rel_store *store;
+    struct author_table authors;
+    struct applied_set applied;
+    /* pending until the next commit */
+    VEC(struct hark_rel_author *) dirty;
+    VEC(char *) deleted;
+    VEC(uint64_t) new_ids;
+    VEC(struct hark_rel_stored_signal) signals;
+    VEC(struct hark_rel_post_acts) acts;
+    VEC(struct hark_rel_conv_delta) convs;
+    struct hark_relation_stats stats;
+    struct hark_rel_author *last; /* the last observed, for adjust */
+    bool has_logged_read_error;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t str_hash(const char *s)
+{
+    return hark_hash64(s, strlen(s), HARK_HASH_SEED);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t cap = 16;
+    while (cap < n) {
+        cap *= 2;
+    }
+    return cap;
+}
+
+static struct hark_rel_author **table_slot(struct author_table *t,
+                                           const char *key, uint64_t hash)
+{
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)mix64(hash) & mask;
+    for (;;) {
+        struct hark_rel_author *a = t->slots[i];
+        if (!a || (a->hash == hash && strcmp(a->key, key) == 0)) {
+            return &t->slots[i];
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static void table_grow(struct author_table *t)
+{
+    struct author_table bigger = {
+        .cap = t->cap ? 2 * t->cap : 1024,
+        .n = t->n,
+    };
+    bigger.slots = hark_xcalloc(bigger.cap, sizeof(*bigger.slots));
+    for (size_t i = 0; i < t->cap; i++) {
+        struct hark_rel_author *a = t->slots[i];
+        if (a) {
+            *table_slot(&bigger, a->key, a->hash) = a;
+        }
+    }
+    free(t->slots);
+    *t = bigger;
+}
+
+static struct hark_rel_author *table_find(struct author_table *t,
+                                          const char *key, uint64_t hash)
+{
+    if (t->cap == 0) {
+        return NULL;
+    }
+    return *table_slot(t, key, hash);
+}
+
+/* Inserts `a` (its key must be new). */
+static void table_insert(struct author_table *t, struct hark_rel_author *a)
+{
+    if ((t->n + 1) * 10 > t->cap * 7) {
+        table_grow(t);
+    }
+    struct hark_rel_author **slot = table_slot(t, a->key, a->hash);
+    hark_assert(!*slot);
+    *slot = a;
+    t->n++;
+}
+
+/* Removes `a` by backward-shift deletion (no tombstones). */
+static void table_remove(struct author_table *t, struct hark_rel_author *a)
+{
+    size_t mask = t->cap - 1;
+    struct hark_rel_author **slot = table_slot(t, a->key, a->hash);
+    hark_assert(*slot == a);
+    size_t i = (size_t)(slot - t->slots);
+    t->slots[i] = NULL;
+    t->n--;
+    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)mix64(t->slots[j]->hash) & mask;
+        /* Move j back to i unless its home lies in (i, j]. */
+        bool is_between = i <= j ? (home > i && home <= j)
+                                 : (home > i || home <= j);
+        if (!is_between) {
+            t->slots[i] = t->slots[j];
+            t->slots[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+static void applied_init(struct applied_set *s, size_t window)
+{
+    s->window = window;
+    s->cap = pow2_at_least(window * 2);
+    s->slots = hark_xcalloc(s->cap, sizeof(*s->slots));
+    s->ring = hark_xcalloc(window, sizeof(*s->ring));
+}
+
+static void applied_cleanup(struct applied_set *s)
+{
+    free(s->slots);
+    free(s->ring);
+    memset(s, 0, sizeof(*s));
+}
+
+static size_t applied_home(const struct applied_set *s, uint64_t id)
+{
+    return (size_t)mix64(id) & (s->cap - 1);
+}
+
+static bool applied_has(const struct applied_set *s, uint64_t id)
+{
+    size_t mask = s->cap - 1;
+    for (size_t i = applied_home(s, id); s->slots[i]; i = (i + 1) & mask) {
+        if (s->slots[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void applied_remove(struct applied_set *s, uint64_t id)
+{
+    size_t mask = s->cap - 1;
+    size_t i = applied_home(s, id);
+    while (s->slots[i] && s->slots[i] != id) {
+        i = (i + 1) & mask;
+    }
+    if (!s->slots[i]) {
+        return;
+    }
+    s->slots[i] = 0;
+    for (size_t j = (i + 1) & mask; s->slots[j]; j = (j + 1) & mask) {
+        size_t home = applied_home(s, s->slots[j]);
+        bool is_between = i <= j ? (home > i && home <= j)
+                                 : (home > i || home <= j);
+        if (!is_between) {
+            s->slots[i] = s->slots[j];
+            s->slots[j] = 0;
+            i = j;
+        }
+    }
+}
+
+/* Adds `id` (not present), forgetting the oldest when the ring is full. */
+static void applied_add(struct applied_set *s, uint64_t id)
+{
+    if (s->ring_n == s->window) {
+        applied_remove(s, s->ring[s->ring_head]);
+        s->ring[s->ring_head] = id;
+        s->ring_head = (s->ring_head + 1) % s->window;
+    } else {
+        s->ring[(s->ring_head + s->ring_n) % s->window] = id;
+        s->ring_n++;
+    }
+    size_t mask = s->cap - 1;
+    size_t i = applied_home(s, id);
+    while (s->slots[i]) {
+        i = (i + 1) & mask;
+    }
+    s->slots[i] = id;
+}
+
+static void on_loaded_id(void *opaque, uint64_t id)
+{
+    struct hark_relation *rel = opaque;
+    if (id != 0 && !applied_has(&rel->applied, id)) {
+        applied_add(&rel->applied, id);
+    }
+}
+
+static void on_loaded_author(void *opaque, struct hark_rel_author *a)
+{
+    struct hark_relation *rel = opaque;
+    a->hash = str_hash(a->key);
+    if (table_find(&rel->authors, a->key, a->hash)) {
+        hark_rel_author_free(a); /* cannot happen: key is the PK */
+        return;
+    }
+    table_insert(&rel->authors, a);
+}
+
+void hark_rel_author_free(struct hark_rel_author *a)
+{
+    if (!a) {
+        return;
+    }
+    free(a->key);
+    free(a->platform);
+    free(a->author_id);
+    free(a->handle);
+    free(a);
+}
+
+static void set_weights(struct hark_relation *rel,
+                        const struct hark_score_cfg *score)
+{
+    if (score) {
+        rel->w[0] = score->rv_positive;
+        rel->w[1] = score->rv_referral;
+        rel->w[2] = score->rv_recommendation;
+        rel->w[3] = score->rv_introduction;
+    } else {
+        struct hark_score_cfg dflt;
+        hark_score_cfg_init(&dflt);
+        set_weights(rel, &dflt);
+        hark_score_cfg_cleanup(&dflt);
+    }
+}
+
+hark_err_t hark_relation_open(const char *state_dir,
+                              const struct hark_relation_cfg *cfg,
+                              const struct hark_score_cfg *score,
+                              struct hark_diag *diag,
+                              struct hark_relation **out)
+{
+    *out = NULL;
+    char errbuf[768];
+    const char *dir = state_dir && *state_dir ? state_dir : ".";
+    if (hark_mkdirs(dir) != HARK_OK) {
+        hark_diag_line(diag, HARK_DIAG_ERROR, dir, 0,
+                       "cannot create the state folder: %s", strerror(errno));
+        return HARK_EIO;
+    }
+    struct hark_relation *rel = hark_xcalloc(1, sizeof(*rel));
+    cfg_copy(&rel->cfg, cfg);
+    set_weights(rel, score);
+    rel->path = hark_xasprintf("%s/%s", dir, HARK_RELATION_DB_NAME);
+    applied_init(&rel->applied, cfg->applied_window >= MIN_WINDOW
+                                    ? cfg->applied_window
+                                    : MIN_WINDOW);
+    table_grow(&rel->authors);
+    if (hark_rel_store_open(rel->path, &rel->store, errbuf, sizeof(errbuf)) !=
+            HARK_OK ||
+        hark_rel_store_load_authors(rel->store, on_loaded_author, rel, errbuf,
+                                    sizeof(errbuf)) != HARK_OK ||
+        hark_rel_store_load_applied(rel->store, rel->applied.window,
+                                    on_loaded_id, rel, errbuf,
+                                    sizeof(errbuf)) != HARK_OK) {
+        hark_diag_line(diag, HARK_DIAG_ERROR, NULL, 0,
+                       "cannot open the relationship state: %s", errbuf);
+        hark_relation_free(rel);
+        return HARK_EIO;
+    }
+    rel->stats.authors = rel->authors.n;
+    *out = rel;
+    return HARK_OK;
+}
+
+void hark_relation_configure(struct hark_relation *rel,
+                             const struct hark_relation_cfg *cfg,
+                             const struct hark_score_cfg *score)
+{
+    /* The window is sized at open; a new one takes effect on restart. */
+    size_t window = rel->cfg.applied_window;
+    hark_relation_cfg_cleanup(&rel->cfg);
+    cfg_copy(&rel->cfg, cfg);
+    rel->cfg.applied_window = window;
+    set_weights(rel, score);
+}
+
+static void clear_pending(struct hark_relation *rel)
+{
+    for (size_t i = 0; i < rel->dirty.n; i++) {
+        rel->dirty.v[i]->is_dirty = false;
+    }
+    rel->dirty.n = 0;
+    for (size_t i = 0; i < rel->deleted.n; i++) {
+        free(rel->deleted.v[i]);
+    }
+    rel->deleted.n = 0;
+    rel->new_ids.n = 0;
+    for (size_t i = 0; i < rel->signals.n; i++) {
+        free(rel->signals.v[i].key);
+        free(rel->signals.v[i].payload);
+    }
+    rel->signals.n = 0;
+    rel->acts.n = 0;
+    for (size_t i = 0; i < rel->convs.n; i++) {
+        free(rel->convs.v[i].platform);
+        free(rel->convs.v[i].id);
+        free(rel->convs.v[i].author_key);
+    }
+    rel->convs.n = 0;
+}
+
+void hark_relation_free(struct hark_relation *rel)
+{
+    if (!rel) {
+        return;
+    }
+    clear_pending(rel);
+    free(rel->dirty.v);
+    free(rel->deleted.v);
+    free(rel->new_ids.v);
+    free(rel->signals.v);
+    free(rel->acts.v);
+    free(rel->convs.v);
+    for (size_t i = 0; i < rel->authors.cap; i++) {
+        hark_rel_author_free(rel->authors.slots[i]);
+    }
+    free(rel->authors.slots);
+    applied_cleanup(&rel->applied);
+    hark_rel_store_close(rel->store);
+    hark_relation_cfg_cleanup(&rel->cfg);
+    free(rel->path);
+    free(rel);
+}
+
+bool hark_relation_is_dirty(const struct hark_relation *rel)
+{
+    return rel->dirty.n || rel->deleted.n || rel->new_ids.n ||
+           rel->signals.n || rel->acts.n || rel->convs.n;
+}
+
+const struct hark_relation_stats *
+hark_relation_stats_get(const struct hark_relation *rel)
+{
+    return &rel->stats;
+}
+
+hark_err_t hark_relation_commit(struct hark_relation *rel, char *errbuf,
+                                size_t errbuf_len)
+{
+    if (!hark_relation_is_dirty(rel)) {
+        return HARK_OK;
+    }
+    struct hark_rel_batch b = {
+        .dirty = rel->dirty.v,
+        .n_dirty = rel->dirty.n,
+        .deleted_keys = rel->deleted.v,
+        .n_deleted = rel->deleted.n,
+        .applied = rel->new_ids.v,
+        .n_applied = rel->new_ids.n,
+        .signals = rel->signals.v,
+        .n_signals = rel->signals.n,
+        .acts = rel->acts.v,
+        .n_acts = rel->acts.n,
+        .convs = rel->convs.v,
+        .n_convs = rel->convs.n,
+    };
+    hark_err_t err = hark_rel_store_commit(rel->store, &b, rel->applied.window,
+                                           errbuf, errbuf_len);
+    if (err != HARK_OK) {
+        rel->stats.commit_errors++;
+        return err;
+    }
+    clear_pending(rel);
+    rel->stats.commits++;
+    return HARK_OK;
+}
+
+/* ---- keys and ids ------------------------------------------------------ */
+
+/* "16 hex digits" -> the number; anything else is hashed. Never 0. */
+static uint64_t obs_id(const char *event_id)
+{
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; event_id[n] && n < 17; n++) {
+        char c = event_id[n];
+        unsigned d;
+        if (c >= '0' && c <= '9') {
+            d = (unsigned)(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            d = (unsigned)(c - 'a' + 10);
+        } else {
+            break;
+        }
+        v = (v << 4) | d;
+    }
+    if (n != 16 || event_id[16] != '\0') {
+        v = str_hash(event_id);
+    }
+    return v ? v : 1;
+}
+
+static uint64_t hash_field(uint64_t h, const char *s, bool has_sep)
+{
+    if (has_sep) {
+        unsigned char sep = SEP;
+        h = hark_hash64(&sep, 1, h);
+    }
+    if (s && *s) {
+        h = hark_hash64(s, strlen(s), h);
+    }
+    return h;
+}
+
+static void format_id(uint64_t h, char out[17])
+{
+    (void)snprintf(out, 17, "%016" PRIx64, h);
+}
+
+/* hash(platform, post id, revision, schema, kind): like hark_event_id. */
+static void post_signal_id(const struct hark_post *post,
+                           enum hark_signal_kind kind, char out[17])
+{
+    uint64_t h = HARK_HASH_SEED;
+    h = hash_field(h, post->platform, false);
+    h = hash_field(h, post->id, true);
+    h = hash_field(h, hark_post_revision(post), true);
+    h = hash_field(h, HARK_SCHEMA_SIGNAL, true);
+    h = hash_field(h, hark_signal_kind_name(kind), true);
+    format_id(h, out);
+}
+
+/* hash(schema, author key, kind, window): events about no single post. */
+static void author_signal_id(const char *key, enum hark_signal_kind kind,
+                             const char *window, char out[17])
+{
+    uint64_t h = HARK_HASH_SEED;
+    h = hash_field(h, HARK_SCHEMA_SIGNAL, false);
+    h = hash_field(h, key, true);
+    h = hash_field(h, hark_signal_kind_name(kind), true);
+    h = hash_field(h, window, true);
+    format_id(h, out);
+}
+
+static uint64_t post_key(const struct hark_post *post)
+{
+    uint64_t h = hash_field(HARK_HASH_SEED, post->platform, false);
+    h = hash_field(h, post->id, true);
+    return h;
+}
+
+static const char *post_who(const struct hark_post *post)
+{
+    if (post->author.id && *post->author.id) {
+        return post->author.id;
+    }
+    if (post->author.handle && *post->author.handle) {
+        return post->author.handle;
+    }
+    return NULL;
+}
+
+/*
+ * "platform:who" into `buf`, or into a new string when it does not fit
+ * (free it with free_key). memcpy, not snprintf: this runs per post.
+ */
+static char *stranger_key(const struct hark_post *post, char *buf,
+                          size_t buf_len)
+{
+    const char *who = post_who(post);
+    const char *platform = post->platform ? post->platform : "";
+    size_t p_len = strlen(platform);
+    size_t w_len = who ? strlen(who) : 0;
+    char *out = buf;
+    if (p_len + 1 + w_len + 1 > buf_len) {
+        out = hark_xmalloc(p_len + 1 + w_len + 1);
+    }
+    memcpy(out, platform, p_len);
+    out[p_len] = ':';
+    if (w_len) {
+        memcpy(out + p_len + 1, who, w_len);
+    }
+    out[p_len + 1 + w_len] = '\0';
+    return out;
+}
+
+static void free_key(char *key, const char *buf)
+{
+    if (key != buf) {
+        free(key);
+    }
+}
+
+static void mark_dirty(struct hark_relation *rel, struct hark_rel_author *a)
+{
+    if (!a->is_dirty) {
+        a->is_dirty = true;
+        VEC_PUSH(rel->dirty, a);
+    }
+}
+
+static void replace_str(char **dst, const char *src)
+{
+    if (*dst == src || (*dst && src && strcmp(*dst, src) == 0)) {
+        return;
+    }
+    free(*dst);
+    *dst = hark_xstrdup(src);
+}
+
+static const char *item_key(const struct hark_item *item, char *buf,
+                            size_t buf_len, char **owned)
+{
+    *owned = NULL;
+    if (item->has_customer && item->customer.id) {
+        return item->customer.id;
+    }
+    char *key = stranger_key(item->post, buf, buf_len);
+    if (key != buf) {
+        *owned = key;
+    }
+    return key;
+}
+
+static struct hark_rel_author *lookup(struct hark_relation *rel,
+                                      const struct hark_item *item)
+{
+    char buf[256];
+    char *owned;
+    const char *key = item_key(item, buf, sizeof(buf), &owned);
+    struct hark_rel_author *a = rel->last;
+    if (!a || strcmp(a->key, key) != 0) {
+        a = table_find(&rel->authors, key, str_hash(key));
+    }
+    free(owned);
+    return a;
+}
+
+static void set_file_counts(struct hark_rel_author *a,
+                            const struct hark_item *item, bool is_customer)
+{
+    a->is_customer = is_customer;
+    if (!is_customer) {
+        a->clv = 0;
+        a->file_referrals = 0;
+        a->file_recommendations = 0;
+        a->file_introductions = 0;
+        a->file_positive_mentions = 0;
+        return;
+    }
+    const struct hark_customer_view *c = &item->customer;
+    a->clv = c->clv;
+    a->file_referrals = c->referrals;
+    a->file_recommendations = c->recommendations;
+    a->file_introductions = c->introductions;
+    a->file_positive_mentions = c->positive_mentions;
+}
+
+/*
+ * The author's state, created when new. A customer whose identity hark
+ * knew as a stranger takes the stranger's state over.
+ */
+static struct hark_rel_author *get_author(struct hark_relation *rel,
+                                          const struct hark_item *item)
+{
+    const struct hark_post *post = item->post;
+    char buf[256];
+    char *owned;
+    const char *key = item_key(item, buf, sizeof(buf), &owned);
+    bool is_customer = item->has_customer && item->customer.id;
+    uint64_t hash = str_hash(key);
+    struct hark_rel_author *a = table_find(&rel->authors, key, hash);
+    if (!a && is_customer && post_who(post)) {
+        char sbuf[256];
+        char *skey = stranger_key(post, sbuf, sizeof(sbuf));
+        a = table_find(&rel->authors, skey, str_hash(skey));
+        free_key(skey, sbuf);
+        if (a) {
+            table_remove(&rel->authors, a);
+            VEC_PUSH(rel->deleted, a->key);
+            a->key = hark_xstrdup(key);
+            a->hash = hash;
+            table_insert(&rel->authors, a);
+        }
+    }
+    if (!a) {
+        a = hark_xcalloc(1, sizeof(*a));
+        a->key = hark_xstrdup(key);
+        a->hash = hash;
+        table_insert(&rel->authors, a);
+        rel->stats.authors = rel->authors.n;
+    }
+    free(owned);
+    replace_str(&a->platform, post->platform);
+    replace_str(&a->author_id, post->author.id);
+    replace_str(&a->handle, post->author.handle);
+    set_file_counts(a, item, is_customer);
+    rel->last = a;
+    return a;
+}
+
+static bool in_strv(const struct hark_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++) {
+        if (strcmp(sv->v[i], s) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The acts a post carries, from its tags and sentiment. */
+static unsigned item_acts(const struct hark_relation *rel,
+                          const struct hark_item *item,
+                          const char **cancel_tag,
+                          const char **complaint_tag)
+{
+    unsigned acts = 0;
+    for (size_t i = 0; i < item->tags.n; i++) {
+        const char *t = item->tags.v[i];
+        if (strncmp(t, "signal:", 7) == 0) {
+            const char *s = t + 7;
+            if (strcmp(s, "recommendation") == 0) {
+                acts |= HARK_ACT_RECOMMENDATION;
+            } else if (strcmp(s, "referral") == 0) {
+                acts |= HARK_ACT_REFERRAL;
+            } else if (strcmp(s, "advocacy") == 0) {
+                acts |= HARK_ACT_ADVOCACY | HARK_ACT_POSITIVE;
+            } else if (strcmp(s, "introduction") == 0) {
+                acts |= HARK_ACT_INTRODUCTION;
+            }
+        }
+        if (!(acts & HARK_ACT_CANCEL) && in_strv(&rel->cfg.churn_tags, t)) {
+            acts |= HARK_ACT_CANCEL;
+            *cancel_tag = t;
+        }
+        if (!(acts & HARK_ACT_COMPLAINT) &&
+            in_strv(&rel->cfg.complaint_tags, t)) {
+            acts |= HARK_ACT_COMPLAINT;
+            *complaint_tag = t;
+        }
+    }
+    if (item->sentiment.label == HARK_SENTIMENT_POSITIVE) {
+        acts |= HARK_ACT_POSITIVE;
+    }
+    return acts;
+}
+
+static void count_acts(struct hark_rel_author *a, unsigned acts)
+{
+    struct hark_rel_counts *c = &a->seen;
+    c->recommendations += (acts & HARK_ACT_RECOMMENDATION) ? 1 : 0;
+    c->referrals += (acts & HARK_ACT_REFERRAL) ? 1 : 0;
+    c->advocacy += (acts & HARK_ACT_ADVOCACY) ? 1 : 0;
+    c->introductions += (acts & HARK_ACT_INTRODUCTION) ? 1 : 0;
+    c->positive_mentions += (acts & HARK_ACT_POSITIVE) ? 1 : 0;
+    c->cancels += (acts & HARK_ACT_CANCEL) ? 1 : 0;
+    c->complaints += (acts & HARK_ACT_COMPLAINT) ? 1 : 0;
+}
+
+/* ---- signal events ----------------------------------------------------- */
+
+struct churn {
+    bool is_sentiment, is_intent, is_advocate;
+    struct hark_deviation dev;
+    const char *intent_tag;
+    const char *complaint_tag;
+    int64_t advocate_acts;
+};
+
+/* What a signal says beyond its kind. */
+struct sig_details {
+    enum hark_signal_kind kind;
+    unsigned acts;       /* advocacy / referral / recommendation */
+    const struct churn *churn;
+    int64_t silent_ms;   /* silence */
+    double gap_ms;
+    double threshold_gaps;
+    int64_t last_post_ms;
+    enum hark_segment from, to; /* segment_change */
+};
+
+static void gen_time(yajl_gen gen, int64_t ms)
+{
+    char ts[32];
+    hark_time_format(ms, ts);
+    hark_gen_str(gen, ts);
+}
+
+static void gen_num(yajl_gen gen, const char *key, double v)
+{
+    hark_gen_key(gen, key);
+    hark_gen_double(gen, v);
+}
+
+static void gen_int(yajl_gen gen, const char *key, int64_t v)
+{
+    hark_gen_key(gen, key);
+    hark_gen_int(gen, v);
+}
+
+static void gen_act_details(yajl_gen gen, const struct hark_rel_author *a,
+                            const struct sig_details *d)
+{
+    const char *act = "advocacy";
+    const char *tag = "signal:advocacy";
+    int64_t count = a->seen.advocacy;
+    if (d->kind == HARK_SIGNAL_RECOMMENDATION) {
+        act = "recommendation";
+        tag = "signal:recommendation";
+        count = a->file_recommendations + a->seen.recommendations;
+    } else if (d->kind == HARK_SIGNAL_REFERRAL &&
+               (d->acts & HARK_ACT_REFERRAL)) {
+        act = "referral";
+        tag = "signal:referral";
+        count = a->file_referrals + a->seen.referrals;
+    } else if (d->kind == HARK_SIGNAL_REFERRAL) {
+        act = "introduction";
+        tag = "signal:introduction";
+        count = a->file_introductions + a->seen.introductions;
+    }
+    hark_gen_key(gen, "act");
+    hark_gen_str(gen, act);
+    hark_gen_key(gen, "tag");
+    hark_gen_str(gen, tag);
+    gen_int(gen, "count", count);
+    if (d->kind == HARK_SIGNAL_REFERRAL && (d->acts & HARK_ACT_REFERRAL) &&
+        (d->acts & HARK_ACT_INTRODUCTION)) {
+        gen_int(gen, "introductions",
+                a->file_introductions + a->seen.introductions);
+    }
+}
+
+static void gen_churn_details(yajl_gen gen, const struct churn *ch)
+{
+    const char *primary = ch->is_sentiment ? "sentiment"
+                          : ch->is_intent  ? "intent"
+                                           : "advocacy";
+    hark_gen_key(gen, "baseline");
+    hark_gen_str(gen, primary);
+    if (ch->is_sentiment) {
+        gen_num(gen, "value", ch->dev.value);
+        gen_num(gen, "mean", ch->dev.mean);
+        gen_num(gen, "sd", ch->dev.sd);
+        gen_num(gen, "z", ch->dev.z);
+        gen_num(gen, "drop", ch->dev.drop);
+        gen_int(gen, "posts", ch->dev.n_prior);
+    }
+    if (ch->is_intent) {
+        hark_gen_key(gen, "intent");
+        hark_gen_str(gen, ch->intent_tag);
+    }
+    if (ch->is_advocate) {
+        hark_gen_key(gen, "complaint");
+        hark_gen_str(gen, ch->complaint_tag);
+        gen_int(gen, "advocacy_acts", ch->advocate_acts);
+    }
+    hark_gen_key(gen, "triggers");
+    yajl_gen_array_open(gen);
+    if (ch->is_sentiment) {
+        hark_gen_str(gen, "sentiment");
+    }
+    if (ch->is_intent) {
+        hark_gen_str(gen, "intent");
+    }
+    if (ch->is_advocate) {
+        hark_gen_str(gen, "advocacy");
+    }
+    yajl_gen_array_close(gen);
+}
+
+static void gen_details(yajl_gen gen, const struct hark_rel_author *a,
+                        const struct sig_details *d)
+{
+    yajl_gen_map_open(gen);
+    switch (d->kind) {
+    case HARK_SIGNAL_ADVOCACY:
+    case HARK_SIGNAL_REFERRAL:
+    case HARK_SIGNAL_RECOMMENDATION:
+        gen_act_details(gen, a, d);
+        break;
+    case HARK_SIGNAL_CHURN_RISK:
+        gen_churn_details(gen, d->churn);
+        break;
+    case HARK_SIGNAL_SILENCE:
+        hark_gen_key(gen, "baseline");
+        hark_gen_str(gen, "gap");
+        gen_num(gen, "silent_hours", (double)d->silent_ms / 3600000.0);
+        gen_num(gen, "mean_gap_hours", d->gap_ms / 3600000.0);
+        gen_num(gen, "gaps", d->gap_ms > 0 ? (double)d->silent_ms / d->gap_ms
+                                           : 0);
+        gen_num(gen, "threshold_gaps", d->threshold_gaps);
+        hark_gen_key(gen, "last_post");
+        gen_time(gen, d->last_post_ms);
+        break;
+    case HARK_SIGNAL_SEGMENT_CHANGE:
+        hark_gen_key(gen, "baseline");
+        hark_gen_str(gen, "segment");
+        hark_gen_key(gen, "from");
+        hark_gen_str(gen, hark_segment_name(d->from));
+        hark_gen_key(gen, "to");
+        hark_gen_str(gen, hark_segment_name(d->to));
+        break;
+    case HARK_SIGNAL_COUNT_:
+        break;
+    }
+    yajl_gen_map_close(gen);
+}
+
+/*
+ * Serializes one hark.signal/1 event and appends it to `out` (and, for an
+ * observation, to the pending signals kept for replays).
+ */
+static void raise_signal(struct hark_relation *rel,
+                         const struct hark_rel_author *a,
+                         const struct hark_item *item,
+                         const char *rules_version, uint64_t obs,
+                         const char event_id[17], const struct sig_details *d,
+                         int64_t now_ms, struct hark_signal_list *out)
+{
+    yajl_gen gen = yajl_gen_alloc(NULL);
+    hark_assert(gen);
+    yajl_gen_config(gen, yajl_gen_beautify, 0);
+    yajl_gen_config(gen, yajl_gen_validate_utf8, 0);
+    yajl_gen_map_open(gen);
+    hark_gen_key(gen, "schema");
+    hark_gen_str(gen, HARK_SCHEMA_SIGNAL);
+    hark_gen_key(gen, "event_id");
+    hark_gen_str(gen, event_id);
+    if (now_ms != 0) {
+        hark_gen_key(gen, "emitted_at");
+        gen_time(gen, now_ms);
+    }
+    hark_gen_key(gen, "rules_version");
+    hark_gen_str(gen, rules_version);
+    hark_gen_key(gen, "signal");
+    hark_gen_str(gen, hark_signal_kind_name(d->kind));
+    hark_gen_key(gen, "customer");
+    if (a->is_customer) {
+        yajl_gen_map_open(gen);
+        hark_gen_key(gen, "id");
+        hark_gen_str(gen, a->key);
+        yajl_gen_map_close(gen);
+    } else {
+        hark_gen_null(gen);
+    }
+    hark_gen_key(gen, "author");
+    yajl_gen_map_open(gen);
+    hark_gen_key(gen, "key");
+    hark_gen_str(gen, a->key);
+    hark_gen_key(gen, "platform");
+    hark_gen_str(gen, a->platform);
+    hark_gen_key(gen, "id");
+    hark_gen_str(gen, a->author_id);
+    hark_gen_key(gen, "handle");
+    hark_gen_str(gen, a->handle);
+    yajl_gen_map_close(gen);
+    if (item) {
+        hark_gen_key(gen, "post");
+        hark_post_gen(gen, item->post);
+    }
+    hark_gen_key(gen, "details");
+    gen_details(gen, a, d);
+    double relational = hark_rel_relational(a, rel->w);
+    double monetary = a->is_customer ? a->clv : 0;
+    hark_gen_key(gen, "relationship");
+    yajl_gen_map_open(gen);
+    gen_num(gen, "monetary", monetary);
+    gen_num(gen, "relational", relational);
+    gen_num(gen, "total", monetary + relational);
+    yajl_gen_map_close(gen);
+    hark_gen_key(gen, "behaviour_segment");
+    hark_gen_str(gen, hark_segment_name(a->segment));
+    yajl_gen_map_close(gen);
+
+    const unsigned char *text = NULL;
+    size_t len = 0;
+    hark_assert(yajl_gen_get_buf(gen, &text, &len) == yajl_gen_status_ok);
+    struct hark_signal *sig = list_push(out);
+    sig->kind = d->kind;
+    memcpy(sig->event_id, event_id, 17);
+    sig->key = hark_xstrdup(a->key);
+    sig->payload = hark_xstrndup((const char *)text, len);
+    sig->payload_len = len;
+    yajl_gen_free(gen);
+    rel->stats.signals++;
+    if (item) {
+        struct hark_rel_stored_signal st = {
+            .obs_id = obs,
+            .kind = sig->kind,
+            .key = hark_xstrdup(sig->key),
+            .payload = hark_xstrndup(sig->payload, len),
+            .payload_len = len,
+        };
+        memcpy(st.event_id, event_id, 17);
+        VEC_PUSH(rel->signals, st);
+    }
+}
+
+static void raise_post_signal(struct hark_relation *rel,
+                              const struct hark_rel_author *a,
+                              const struct hark_item *item, uint64_t obs,
+                              const struct sig_details *d, int64_t now_ms,
+                              struct hark_signal_list *out)
+{
+    char id[17];
+    post_signal_id(item->post, d->kind, id);
+    raise_signal(rel, a, item, item->rules_version, obs, id, d, now_ms, out);
+}
+
+/* ---- observe ----------------------------------------------------------- */
+
+/* The signals a repeated observation raised the first time. */
+static hark_err_t replay(struct hark_relation *rel, uint64_t obs,
+                         struct hark_signal_list *out)
+{
+    rel->stats.replayed++;
+    for (size_t i = 0; i < rel->signals.n; i++) {
+        const struct hark_rel_stored_signal *st = &rel->signals.v[i];
+        if (st->obs_id != obs) {
+            continue;
+        }
+        struct hark_signal *sig = list_push(out);
+        sig->kind = st->kind;
+        memcpy(sig->event_id, st->event_id, 17);
+        sig->key = hark_xstrdup(st->key);
+        sig->payload = hark_xstrndup(st->payload, st->payload_len);
+        sig->payload_len = st->payload_len;
+        sig->is_replay = true;
+    }
+    return hark_rel_store_signals(rel->store, obs, out);
+}
+
+/* The acts earlier revisions of this post were counted for. */
+static hark_err_t earlier_acts(struct hark_relation *rel, uint64_t pkey,
+                               unsigned *acts)
+{
+    unsigned pending = 0;
+    for (size_t i = 0; i < rel->acts.n; i++) {
+        if (rel->acts.v[i].post_key == pkey) {
+            pending |= rel->acts.v[i].acts;
+        }
+    }
+    hark_err_t err = hark_rel_store_post_acts(rel->store, pkey, acts);
+    *acts |= pending;
+    return err;
+}
+
+static int64_t post_time(const struct hark_post *post, int64_t now_ms)
+{
+    int64_t t = 0;
+    if (post->created_at && hark_time_parse(post->created_at, &t) == HARK_OK &&
+        t > 0) {
+        return t;
+    }
+    return now_ms;
+}
+
+static bool should_signal_segment(const struct hark_relation *rel,
+                                  const struct hark_rel_author *a,
+                                  double relational)
+{
+    return a->is_customer || relational > 0 || rel->cfg.is_segment_strangers;
+}
+
+static void check_churn(const struct hark_relation *rel,
+                        const struct hark_rel_author *a,
+                        const struct hark_item *item, unsigned fresh,
+                        bool is_edit, int64_t acts_before, struct churn *ch)
+{
+    double relational = hark_rel_relational(a, rel->w);
+    if (!hark_rel_is_valuable(a, &rel->cfg, relational)) {
+        return;
+    }
+    const struct hark_sentiment *s = &item->sentiment;
+    if (!is_edit && s->label != HARK_SENTIMENT_UNSCORED) {
+        ch->is_sentiment =
+            hark_baseline_sentiment_drop(&a->bl, &rel->cfg, s->score, &ch->dev);
+    }
+    ch->is_intent = (fresh & HARK_ACT_CANCEL) != 0;
+    if ((fresh & HARK_ACT_COMPLAINT) &&
+        acts_before >= rel->cfg.advocate_min_acts) {
+        ch->is_advocate = true;
+        ch->advocate_acts = acts_before;
+    }
+}
+
+static void add_conversation(struct hark_relation *rel,
+                             const struct hark_rel_author *a,
+                             const struct hark_post *post, int64_t t)
+{
+    if (!post->conversation_id || !*post->conversation_id) {
+        return;
+    }
+    struct hark_rel_conv_delta c = {
+        .platform = hark_xstrdup(post->platform ? post->platform : ""),
+        .id = hark_xstrdup(post->conversation_id),
+        .author_key = hark_xstrdup(a->key),
+        .is_customer = a->is_customer,
+        .t_ms = t,
+    };
+    VEC_PUSH(rel->convs, c);
+}
+
+/*
+ * The acts of this post not counted before: all of them for a first
+ * revision; for an edit, those its earlier revisions did not carry (and
+ * no positive mention, which went with the post). Records the post's acts
+ * for later edits.
+ */
+static hark_err_t fresh_acts(struct hark_relation *rel,
+                             const struct hark_post *post, unsigned acts,
+                             int64_t now_ms, unsigned *fresh)
+{
+    hark_err_t err = HARK_OK;
+    uint64_t pkey = post_key(post);
+    *fresh = acts;
+    if (post->edited_at) {
+        unsigned before = 0;
+        if (acts & PERSIST_ACTS) {
+            err = earlier_acts(rel, pkey, &before);
+        }
+        *fresh &= ~(before | (unsigned)HARK_ACT_POSITIVE);
+    }
+    if (acts & PERSIST_ACTS) {
+        struct hark_rel_post_acts pa = {pkey, acts & PERSIST_ACTS, now_ms};
+        VEC_PUSH(rel->acts, pa);
+    }
+    return err;
+}
+
+static void update_baselines(const struct hark_relation *rel,
+                             struct hark_rel_author *a,
+                             const struct hark_item *item, int64_t t)
+{
+    hark_baseline_add_post(&a->bl, rel->cfg.gap_alpha, t);
+    if (item->sentiment.label != HARK_SENTIMENT_UNSCORED) {
+        hark_baseline_add_sentiment(&a->bl, rel->cfg.sentiment_alpha,
+                                    item->sentiment.score);
+    }
+}
+
+/* The signals of one observation, in a fixed order. */
+static void raise_observed(struct hark_relation *rel,
+                           const struct hark_rel_author *a,
+                           const struct hark_item *item, uint64_t obs,
+                           unsigned fresh, const struct churn *ch,
+                           enum hark_segment from, int64_t now_ms,
+                           struct hark_signal_list *out)
+{
+    static const struct {
+        unsigned act;
+        enum hark_signal_kind kind;
+    } act_signals[] = {
+        {HARK_ACT_RECOMMENDATION, HARK_SIGNAL_RECOMMENDATION},
+        {HARK_ACT_REFERRAL | HARK_ACT_INTRODUCTION, HARK_SIGNAL_REFERRAL},
+        {HARK_ACT_ADVOCACY, HARK_SIGNAL_ADVOCACY},
+    };
+    struct sig_details d = {.acts = fresh, .churn = ch};
+    for (size_t i = 0; i < sizeof(act_signals) / sizeof(act_signals[0]);
+         i++) {
+        if (fresh & act_signals[i].act) {
+            d.kind = act_signals[i].kind;
+            raise_post_signal(rel, a, item, obs, &d, now_ms, out);
+        }
+    }
+    if (ch->is_sentiment || ch->is_intent || ch->is_advocate) {
+        d.kind = HARK_SIGNAL_CHURN_RISK;
+        raise_post_signal(rel, a, item, obs, &d, now_ms, out);
+    }
+    if (from != a->segment && from != HARK_SEGMENT_NONE &&
+        should_signal_segment(rel, a, hark_rel_relational(a, rel->w))) {
+        d.kind = HARK_SIGNAL_SEGMENT_CHANGE;
+        d.from = from;
+        d.to = a->segment;
+        raise_post_signal(rel, a, item, obs, &d, now_ms, out);
+    }
+}
+
+/* The first failed read is logged; the result is passed on. */
+static hark_err_t log_read_error(struct hark_relation *rel, hark_err_t err)
+{
+    if (err != HARK_OK && !rel->has_logged_read_error) {
+        rel->has_logged_read_error = true;
+        HARK_LOG_ERROR("relation", "reading %s failed; an edit's acts may "
+                       "count again", rel->path);
+    }
+    return err;
+}
+
+hark_err_t hark_relation_observe(struct hark_relation *rel,
+                                 const struct hark_item *item,
+                                 const char *event_id, int64_t now_ms,
+                                 struct hark_signal_list *out)
+{
+    hark_assert(rel && item && event_id && out);
+    const struct hark_post *post = item->post;
+    if (!post || post->is_deleted ||
+        (!post_who(post) && !(item->has_customer && item->customer.id))) {
+        return HARK_OK;
+    }
+    uint64_t obs = obs_id(event_id);
+    if (applied_has(&rel->applied, obs)) {
+        return replay(rel, obs, out);
+    }
+    applied_add(&rel->applied, obs);
+    VEC_PUSH(rel->new_ids, obs);
+    rel->stats.observed++;
+
+    struct hark_rel_author *a = get_author(rel, item);
+    struct churn ch = {0};
+    unsigned acts = item_acts(rel, item, &ch.intent_tag, &ch.complaint_tag);
+    unsigned fresh = 0;
+    hark_err_t err = fresh_acts(rel, post, acts, now_ms, &fresh);
+    bool is_edit = post->edited_at != NULL;
+    int64_t t = post_time(post, now_ms);
+
+    /* Churn is judged against the baseline before this post. */
+    int64_t acts_before = hark_rel_advocacy_acts(a);
+    count_acts(a, fresh);
+    check_churn(rel, a, item, fresh, is_edit, acts_before, &ch);
+    if (!is_edit) {
+        update_baselines(rel, a, item, t);
+    }
+    if ((ch.is_sentiment || ch.is_intent || ch.is_advocate) &&
+        t > a->last_churn_ms) {
+        a->last_churn_ms = t;
+    }
+    enum hark_segment from = a->segment;
+    a->segment = hark_rel_segment(a, &rel->cfg, t);
+    if (from != a->segment) {
+        a->segment_since_ms = t;
+    }
+    raise_observed(rel, a, item, obs, fresh, &ch, from, now_ms, out);
+    add_conversation(rel, a, post, t);
+    mark_dirty(rel, a);
+    return log_read_error(rel, err);
+}
+
+/* ---- adjust ------------------------------------------------------------ */
+
+void hark_relation_adjust(struct hark_relation *rel, struct hark_item *item)
+{
+    hark_assert(rel && item);
+    free(item->behaviour_segment);
+    item->behaviour_segment = NULL;
+    if (!item->post) {
+        return;
+    }
+    struct hark_rel_author *a = lookup(rel, item);
+    item->behaviour_segment =
+        hark_xstrdup(hark_segment_name(a ? a->segment : HARK_SEGMENT_NONE));
+    struct hark_relationship *r = &item->relationship;
+    if (item->has_customer) {
+        struct hark_customer_view *c = &item->customer;
+        if (a) {
+            c->referrals += a->seen.referrals;
+            c->recommendations += a->seen.recommendations;
+            c->introductions += a->seen.introductions;
+            c->positive_mentions += a->seen.positive_mentions;
+        }
+        r->monetary = c->clv;
+        r->relational = rel->w[0] * (double)c->positive_mentions +
+                        rel->w[1] * (double)c->referrals +
+                        rel->w[2] * (double)c->recommendations +
+                        rel->w[3] * (double)c->introductions;
+    } else {
+        r->monetary = 0;
+        r->relational = a ? hark_rel_relational(a, rel->w) : 0;
+    }
+    r->total = r->monetary + r->relational;
+}
+
+/* ---- tick -------------------------------------------------------------- */
+
+static void tick_author(struct hark_relation *rel, struct hark_rel_author *a,
+                        const char *rules_version, int64_t now_ms,
+                        struct hark_signal_list *out)
+{
+    const struct hark_baseline *bl = &a->bl;
+    if (bl->last_post_ms == 0) {
+        return;
+    }
+    double relational = hark_rel_relational(a, rel->w);
+    char window[32];
+    (void)snprintf(window, sizeof(window), "%" PRId64, bl->last_post_ms);
+    int64_t after = hark_rel_silence_after_ms(a, &rel->cfg);
+    if (after > 0 && a->silence_for_ms != bl->last_post_ms &&
+        now_ms - bl->last_post_ms > after &&
+        hark_rel_is_valuable(a, &rel->cfg, relational)) {
+        struct sig_details d = {
+            .kind = HARK_SIGNAL_SILENCE,
+            .silent_ms = now_ms - bl->last_post_ms,
+            .gap_ms = bl->gap_mean_ms,
+            .threshold_gaps = rel->cfg.silence_gaps,
+            .last_post_ms = bl->last_post_ms,
+        };
+        char id[17];
+        author_signal_id(a->key, d.kind, window, id);
+        a->silence_for_ms = bl->last_post_ms;
+        mark_dirty(rel, a);
+        raise_signal(rel, a, NULL, rules_version, 0, id, &d, now_ms, out);
+    }
+    enum hark_segment to = hark_rel_segment(a, &rel->cfg, now_ms);
+    if (to == a->segment || a->segment == HARK_SEGMENT_NONE) {
+        return;
+    }
+    struct sig_details d = {
+        .kind = HARK_SIGNAL_SEGMENT_CHANGE,
+        .from = a->segment,
+        .to = to,
+    };
+    a->segment = to;
+    a->segment_since_ms = now_ms;
+    mark_dirty(rel, a);
+    if (should_signal_segment(rel, a, relational)) {
+        char win[64];
+        (void)snprintf(win, sizeof(win), "%s>%s@%s",
+                       hark_segment_name(d.from), hark_segment_name(d.to),
+                       window);
+        char id[17];
+        author_signal_id(a->key, d.kind, win, id);
+        raise_signal(rel, a, NULL, rules_version, 0, id, &d, now_ms, out);
+    }
+}
+
+void hark_relation_tick(struct hark_relation *rel, const char *rules_version,
+                        int64_t now_ms, struct hark_signal_list *out)
+{
+    hark_assert(rel && out);
+    for (size_t i = 0; i < rel->authors.cap; i++) {
+        struct hark_rel_author *a = rel->authors.slots[i];
+        if (a) {
+            tick_author(rel, a, rules_version, now_ms, out);
+        }
+    }
+}
