@@ -21,6 +21,7 @@ static const struct hark_source_ops *const adapters[] = {
     &hark_src_hackernews,
     &hark_src_bluesky,
     &hark_src_json,
+    &hark_src_x_stream,
 };
 
 #define N_ADAPTERS (sizeof(adapters) / sizeof(adapters[0]))
@@ -129,4 +130,55 @@ int hark_id_cmp(const char *a, const char *b)
     }
     int c = strcmp(a, b);
     return (c > 0) - (c < 0);
+}
+
+/* Up to 60 bytes of the body, printable ASCII only, for messages. */
+static void body_excerpt(const char *body, size_t len, char out[64])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < 60; i++) {
+        unsigned char c = (unsigned char)body[i];
+        out[n++] = (char)((c >= 0x20 && c < 0x7F) ? c : ' ');
+    }
+    out[n] = '\0';
+}
+
+hark_err_t hark_response_json(const struct hark_response *resp,
+                              const char *expected,
+                              struct hark_json_doc **doc, char *errbuf,
+                              size_t errbuf_len)
+{
+    *doc = NULL;
+    size_t i = 0;
+    while (resp->body && i < resp->body_len &&
+           (resp->body[i] == ' ' || resp->body[i] == '\t' ||
+            resp->body[i] == '\n' || resp->body[i] == '\r')) {
+        i++;
+    }
+    if (!resp->body || i == resp->body_len) {
+        (void)snprintf(errbuf, errbuf_len, "empty body; expected %s",
+                       expected);
+        return HARK_EINVAL;
+    }
+    if (resp->body[i] == '<') {
+        /* An HTML error page (a proxy, a login wall), often with 200. */
+        char excerpt[64];
+        body_excerpt(resp->body + i, resp->body_len - i, excerpt);
+        const char *type = hark_response_header(resp, "content-type");
+        (void)snprintf(errbuf, errbuf_len, "not JSON (%s?): body starts \"%s\"",
+                       type ? type : "text/html", excerpt);
+        return HARK_EINVAL;
+    }
+    char parse_err[256];
+    size_t err_offset = 0;
+    struct hark_json_opts opts = {
+        .allow_comments = false, .validate_utf8 = false, .max_depth = 64};
+    if (hark_json_parse(resp->body, resp->body_len, resp->url, &opts, doc,
+                        parse_err, sizeof(parse_err), &err_offset) != HARK_OK) {
+        (void)snprintf(errbuf, errbuf_len,
+                       "invalid JSON at byte %zu of %zu: %s", err_offset,
+                       resp->body_len, parse_err);
+        return HARK_EINVAL;
+    }
+    return HARK_OK;
 }

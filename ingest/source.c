@@ -36,6 +36,7 @@
 #include "hark/log.h"
 
 #define MAX_ONCE_FAILURES 4
+#define STREAM_CYCLE_MS (15 * 60 * 1000)
 
 struct ack {
     uint32_t src_index;
@@ -87,6 +88,9 @@ struct src {
     bool is_paused;          /* stream paused by backpressure */
     uint64_t stream_bytes;   /* received on the current stream */
     int64_t disconnected_ms; /* wall clock when a stream ended; 0 = never */
+    bool can_stream;         /* stream_url gives a URL for this source */
+    bool has_no_rest;        /* a stream without REST catch-up (X) */
+    int64_t stream_started_ms; /* monotonic */
     /* repeated warnings are collapsed: one line per kind per minute */
     int warn_kind;
     int64_t warn_at_ms;
@@ -159,6 +163,7 @@ const char *hark_source_state_name(int state)
 static void take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
                       struct hark_page *page);
 static bool should_warn(struct src *s, int kind);
+static void set_state(struct src *s, enum hark_source_state st);
 
 /* A chunk of a stream: the adapter turns complete messages into posts. */
 static size_t on_stream(struct src *s, char *ptr, size_t n)
@@ -178,8 +183,19 @@ static size_t on_stream(struct src *s, char *ptr, size_t n)
         atomic_fetch_add(&s->def->stats->bad_pages, 1);
         ing->opts.dlq(ing->opts.opaque, s->idx, s->url, errbuf, ptr, n);
     }
-    if (page.n_posts > 0 || page.cursor) {
+    if (!s->has_no_rest) {
+        /* Only REST walks move the cursor of a source that has them: a
+         * post made between the catch-up and the stream's connection is
+         * then still behind the cursor, and the next walk (at the latest
+         * when the stream is cycled) fetches it; the dedup window drops
+         * what the stream already delivered. */
+        free(page.cursor);
+        page.cursor = NULL;
+    }
+    if (page.n_posts > 0) {
         atomic_store(&s->def->stats->last_success_ms, hark_now_ms());
+        set_state(s, HARK_SOURCE_OK);
+        s->failures = 0;
         take_page(ing, s, s->idx, &page);
     }
     hark_page_cleanup(&page);
@@ -301,6 +317,13 @@ hark_err_t hark_ingest_new(const struct hark_ingest_source *srcs,
         free(path);
         hark_buf_init(&s->body, ing->opts.max_body_bytes);
         s->easy = curl_easy_init();
+        if (srcs[i].ops->stream_url) {
+            struct hark_buf probe;
+            hark_buf_init(&probe, 8192);
+            s->can_stream = srcs[i].ops->stream_url(srcs[i].state, NULL,
+                                                    &probe) == HARK_OK;
+            hark_buf_cleanup(&probe);
+        }
         hark_err_t err = hark_cursor_load(&s->cursor, errbuf, errbuf_len);
         if (err != HARK_OK) {
             ing->n_srcs = i + 1;
@@ -540,7 +563,7 @@ static void end_walk(struct hark_ingest *ing, struct src *s)
     s->next_at_ms = hark_mono_ms() + (int64_t)s->def->cfg->interval_s * 1000;
     if (ing->opts.is_once) {
         s->is_done_once = true;
-    } else if (s->def->ops->stream_url) {
+    } else if (s->can_stream) {
         /* Caught up: (re)open the stream now. */
         s->wants_stream = true;
         s->next_at_ms = hark_mono_ms();
@@ -583,9 +606,11 @@ static void finish_stream(struct hark_ingest *ing, struct src *s,
     atomic_fetch_add(&s->def->stats->http_errors, 1);
     if (should_warn(s, WARN_NET)) {
         HARK_LOG_WARN(s->component, "stream ended url=%s status=%ld "
-                      "error=\"%s\"; catching up and reconnecting", s->url,
-                      status, code == CURLE_OK ? "closed by the server"
-                                               : curl_easy_strerror(code));
+                      "error=\"%s\"; %s", s->url, status,
+                      code == CURLE_OK ? "closed by the server"
+                                       : curl_easy_strerror(code),
+                      s->has_no_rest ? "reconnecting"
+                                     : "catching up and reconnecting");
     }
     back_off(ing, s);
     clear_response(s);
@@ -1013,6 +1038,7 @@ static void start_stream(struct hark_ingest *ing, uint32_t idx)
         return;
     }
     start_transfer(ing, idx, hark_buf_take(&url), true);
+    s->stream_started_ms = hark_mono_ms();
 }
 
 /* POSTs the adapter's token request (its headers may hold secrets). */
@@ -1101,6 +1127,7 @@ static void start_request(struct hark_ingest *ing, uint32_t idx)
         s->def->state, s->cursor.committed, s->token, s->page_index, &url);
     if (err == HARK_ECLOSED && s->def->ops->stream_url) {
         /* A stream with no REST catch-up: stream at once. */
+        s->has_no_rest = true;
         hark_buf_cleanup(&url);
         s->in_walk = false;
         if (ing->opts.is_once) {
@@ -1133,6 +1160,18 @@ static int schedule(struct hark_ingest *ing)
         if (s->is_paused && ing->n_in_flight < ing->opts.max_in_flight) {
             s->is_paused = false;
             curl_easy_pause(s->easy, CURLPAUSE_CONT);
+        }
+        if (s->is_busy && s->is_streaming && !s->has_no_rest &&
+            now - s->stream_started_ms >= STREAM_CYCLE_MS) {
+            /* Walk now and then, so the cursor (which only walks move)
+             * stays fresh; then the stream reopens. */
+            curl_multi_remove_handle(ing->multi, s->easy);
+            s->is_busy = false;
+            s->is_streaming = false;
+            s->is_paused = false;
+            s->stream_bytes = 0;
+            clear_response(s);
+            s->next_at_ms = now;
         }
         if (s->is_busy || s->is_stopped ||
             (ing->opts.is_once && s->is_done_once)) {

@@ -17,6 +17,7 @@ extern const struct hark_source_ops hark_src_reddit;
 extern const struct hark_source_ops hark_src_hackernews;
 extern const struct hark_source_ops hark_src_bluesky;
 extern const struct hark_source_ops hark_src_json;
+extern const struct hark_source_ops hark_src_x_stream;
 
 /*
  * Called by hark_html_to_text_links() for every <a> start tag, in document
@@ -64,5 +65,17 @@ char *hark_base64_encode(const void *data, size_t len);
  * number, so 64-bit (and longer) ids stay exact. Returns <0, 0, >0.
  */
 int hark_id_cmp(const char *a, const char *b);
+
+/*
+ * Parses a response body as JSON (validate_utf8 off: strings are repaired
+ * per post; depth at most 64). An empty body, an HTML page or invalid JSON
+ * is HARK_EINVAL with `errbuf` saying which ("empty body; expected
+ * <expected>", "not JSON (text/html?): body starts ...", "invalid JSON at
+ * byte N of M: ..."). Success: *doc owned by the caller.
+ */
+HARK_MUST_CHECK hark_err_t hark_response_json(const struct hark_response *resp,
+                                              const char *expected,
+                                              struct hark_json_doc **doc,
+                                              char *errbuf, size_t errbuf_len);
 
 #endif /* HARK_SOURCE_INT_H */

@@ -762,54 +762,6 @@ static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Up to 60 bytes of the body, printable ASCII only, for messages. */
-static void body_excerpt(const char *body, size_t len, char out[64])
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n < 60; i++) {
-        unsigned char c = (unsigned char)body[i];
-        out[n++] = (char)((c >= 0x20 && c < 0x7F) ? c : ' ');
-    }
-    out[n] = '\0';
-}
-
-/* Parses the body into *doc; false with errbuf set when it is no JSON. */
-static bool parse_json(const struct hark_response *resp,
-                       struct hark_json_doc **doc,
-                       char *errbuf,
-                       size_t errbuf_len)
-{
-    size_t i = 0;
-    while (resp->body && i < resp->body_len &&
-           (resp->body[i] == ' ' || resp->body[i] == '\t' ||
-            resp->body[i] == '\n' || resp->body[i] == '\r')) {
-        i++;
-    }
-    if (!resp->body || i == resp->body_len) {
-        set_err(errbuf, errbuf_len, "empty body; expected a JSON object");
-        return false;
-    }
-    if (resp->body[i] == '<') {
-        char excerpt[64];
-        body_excerpt(resp->body + i, resp->body_len - i, excerpt);
-        const char *type = hark_response_header(resp, "content-type");
-        set_err(errbuf, errbuf_len, "not JSON (%s?): body starts \"%s\"",
-                type ? type : "text/html", excerpt);
-        return false;
-    }
-    char parse_err[256];
-    size_t err_offset = 0;
-    struct hark_json_opts opts = {
-        .allow_comments = false, .validate_utf8 = false, .max_depth = 64};
-    if (hark_json_parse(resp->body, resp->body_len, resp->url, &opts, doc,
-                        parse_err, sizeof(parse_err), &err_offset) != HARK_OK) {
-        set_err(errbuf, errbuf_len, "invalid JSON at byte %zu of %zu: %s",
-                err_offset, resp->body_len, parse_err);
-        return false;
-    }
-    return true;
-}
-
 struct walk {
     struct mark mark;
     bool has_old;
@@ -881,7 +833,7 @@ static hark_err_t bluesky_parse(void *state,
     read_rate(resp, &page->rate);
     page->is_forward = false;
     set_err(errbuf, errbuf_len, "%s", "");
-    if (!parse_json(resp, &doc, errbuf, errbuf_len)) {
+    if (hark_response_json(resp, "a JSON object", &doc, errbuf, errbuf_len) != HARK_OK) {
         return HARK_EINVAL;
     }
     const struct hark_json *root = doc->root;

@@ -23,6 +23,15 @@
  * skipped and counted; a body that is not a JSON array of statuses fails
  * the page (HARK_EINVAL, to the DLQ).
  *
+ * Streaming ("stream": true). After every walk the engine opens the
+ * timeline's streaming endpoint (server-sent events) and feeds the body
+ * here: `update` is a status (the same mapping as a page), `status.update`
+ * an edit (a new revision: edited_at), `delete` a tombstone; other events
+ * are ignored. The cursor moves to the highest status id streamed, never
+ * back (an edit of an old status does not move it), so the catch-up walk
+ * before a reconnection starts where the stream stopped. Account
+ * timelines have no stream.
+ *
  * Thread: ingest thread only (the state is not shared).
  */
 #include "hark/source.h"
@@ -33,6 +42,7 @@
 #include <string.h>
 
 #include "source_int.h"
+#include "sse_int.h"
 
 #define MASTODON_MAX_LIMIT 40
 
@@ -48,6 +58,10 @@ struct mastodon {
     bool is_last_catch_up; /* the last URL built had min_id */
     int backfill_pages;    /* pages a first run reads back (>= 1) */
     int last_page_index;   /* of the last URL built */
+    /* streaming: stream_path NULL when the source polls only */
+    char *stream_path;     /* "/api/v1/streaming/public" */
+    char *stream_max;      /* the highest status id streamed (or cursor) */
+    struct hark_sse sse;
 };
 
 static const struct hark_cfgmap mastodon_cfgmap[] = {
@@ -145,6 +159,42 @@ static char *timeline_path(const char *timeline)
     return hark_buf_take(&buf);
 }
 
+/*
+ * The streaming endpoint (path and query) of a timeline timeline_path()
+ * accepted, or NULL when it has none (account timelines). Caller frees.
+ */
+static char *stream_path_of(const char *timeline)
+{
+    const char *arg = NULL;
+    const char *prefix = NULL;
+    if (strcmp(timeline, "public") == 0) {
+        return hark_xstrdup("/api/v1/streaming/public");
+    }
+    if (strcmp(timeline, "local") == 0) {
+        return hark_xstrdup("/api/v1/streaming/public/local");
+    }
+    if (strncmp(timeline, "tag/", 4) == 0) {
+        arg = timeline + 4;
+        if (*arg == '#') {
+            arg++;
+        }
+        prefix = "/api/v1/streaming/hashtag?tag=";
+    } else if (strncmp(timeline, "list/", 5) == 0) {
+        arg = timeline + 5;
+        prefix = "/api/v1/streaming/list?list=";
+    } else {
+        return NULL;
+    }
+    struct hark_buf buf;
+    hark_buf_init(&buf, 0);
+    hark_err_t err = hark_buf_printf(&buf, "%s", prefix);
+    if (err == HARK_OK) {
+        err = hark_url_encode(&buf, arg, strlen(arg));
+    }
+    hark_assert(err == HARK_OK); /* unbounded */
+    return hark_buf_take(&buf);
+}
+
 /* The lowercased authority of an http(s) URL, or NULL. */
 static char *url_host(const char *url)
 {
@@ -187,6 +237,9 @@ static void mastodon_free(void *state)
     free(m->base_url);
     free(m->host);
     free(m->path);
+    free(m->stream_path);
+    free(m->stream_max);
+    hark_sse_cleanup(&m->sse);
     free(m);
 }
 
@@ -199,6 +252,7 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
     struct mastodon *m = NULL;
     char *path = NULL;
     char *host = NULL;
+    char *stream_path = NULL;
     bool is_ok = true;
 
     *state = NULL;
@@ -209,13 +263,11 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
      * map already reported.
      */
     const struct hark_json *stream = hark_json_get(obj, "stream");
+    bool is_stream = false;
     if (stream && stream->type != HARK_JSON_BOOL) {
         is_ok = false; /* reported by the cfgmap check */
-    } else if (stream && stream->b) {
-        hark_json_error(doc, diag, stream->offset,
-                        "streaming is not built yet; use polling "
-                        "(remove \"stream\")");
-        is_ok = false;
+    } else if (stream) {
+        is_stream = stream->b;
     }
 
     const struct hark_json *timeline = hark_json_get(obj, "timeline");
@@ -225,6 +277,12 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
         hark_json_error(doc, diag, timeline->offset,
                         "unknown timeline \"%s\"; expected %s", timeline->s,
                         timeline_forms);
+        is_ok = false;
+    } else if (is_stream && !(stream_path = stream_path_of(timeline->s))) {
+        hark_json_error(doc, diag, hark_json_key_offset(obj, "stream"),
+                        "timeline \"%s\" has no streaming endpoint (account "
+                        "timelines cannot stream); remove \"stream\" to poll "
+                        "it", timeline->s);
         is_ok = false;
     }
 
@@ -259,12 +317,15 @@ static hark_err_t mastodon_init(const struct hark_source_cfg *cfg,
                    ? cfg->page_limit
                    : MASTODON_MAX_LIMIT;
     m->backfill_pages = cfg->backfill_pages > 1 ? cfg->backfill_pages : 1;
+    m->stream_path = stream_path;
+    hark_sse_init(&m->sse, HARK_SSE_EVENTS, 0);
     *state = m;
     return HARK_OK;
 
 fail:
     free(path);
     free(host);
+    free(stream_path);
     return HARK_EINVAL;
 }
 
@@ -800,6 +861,169 @@ static hark_err_t mastodon_parse(void *state,
     return HARK_OK;
 }
 
+/* ---- streaming ---- */
+
+static hark_err_t mastodon_stream_url(void *state,
+                                      const char *cursor,
+                                      struct hark_buf *url)
+{
+    struct mastodon *m = state;
+    if (!m->stream_path) {
+        return HARK_ECLOSED; /* this source polls */
+    }
+    /* The walk that just ended caught up to `cursor`; the stream goes on
+     * from there. */
+    if (cursor && *cursor && hark_id_cmp(cursor, m->stream_max) > 0) {
+        free(m->stream_max);
+        m->stream_max = hark_xstrdup(cursor);
+    }
+    hark_buf_reset(url);
+    return hark_buf_printf(url, "%s%s", m->base_url, m->stream_path);
+}
+
+static void mastodon_stream_reset(void *state)
+{
+    struct mastodon *m = state;
+    hark_sse_reset(&m->sse);
+}
+
+/* What one feed() call collects from the messages it completes. */
+struct feed_ctx {
+    struct mastodon *m;
+    struct hark_page *page;
+    size_t n_bad;
+    char *errbuf;
+    size_t errbuf_len;
+};
+
+static void page_add(struct hark_page *page, struct hark_post *post)
+{
+    page->posts = hark_xrealloc(page->posts, (page->n_posts + 1) *
+                                                 sizeof(*page->posts));
+    page->posts[page->n_posts++] = post;
+}
+
+static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
+    HARK_PRINTF(2, 3);
+
+/* Counts a message that could not be read; the first one says why. */
+static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
+{
+    if (fc->n_bad++ > 0 || !fc->errbuf || fc->errbuf_len == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(fc->errbuf, fc->errbuf_len, fmt, ap);
+    va_end(ap);
+}
+
+/* A tombstone for a `delete` event: id and platform only. */
+static void stream_delete(struct feed_ctx *fc, const char *data, size_t len)
+{
+    /* The payload is the bare id; accept it quoted too. */
+    while (len > 0 && (*data == ' ' || *data == '"')) {
+        data++;
+        len--;
+    }
+    while (len > 0 && (data[len - 1] == ' ' || data[len - 1] == '"')) {
+        len--;
+    }
+    bool is_digits = len > 0 && len <= 32;
+    for (size_t i = 0; i < len && is_digits; i++) {
+        is_digits = data[i] >= '0' && data[i] <= '9';
+    }
+    if (!is_digits) {
+        feed_bad(fc, "delete event: \"%.*s\" is not a status id",
+                 (int)(len < 64 ? len : 64), data);
+        return;
+    }
+    struct hark_post *post = hark_post_new();
+    post->id = hark_xstrndup(data, len);
+    post->platform = hark_xstrdup("mastodon");
+    post->source = hark_xstrdup(fc->m->name);
+    /* No created_at: the revision is "", which no status has, and the
+     * event id of a tombstone includes "deleted" (sink/event.c). */
+    post->is_deleted = true;
+    page_add(fc->page, post);
+}
+
+/* `update` and `status.update`: one Status as JSON. */
+static void stream_status(struct feed_ctx *fc, const char *event,
+                          const char *data, size_t len, bool is_edit)
+{
+    struct hark_json_doc *doc = NULL;
+    char parse_err[256];
+    size_t err_offset = 0;
+    struct hark_json_opts opts = {
+        .allow_comments = false, .validate_utf8 = false, .max_depth = 64};
+    if (hark_json_parse(data, len, "stream", &opts, &doc, parse_err,
+                        sizeof(parse_err), &err_offset) != HARK_OK) {
+        feed_bad(fc, "%s event: invalid JSON at byte %zu of %zu: %s", event,
+                 err_offset, len, parse_err);
+        return;
+    }
+    const char *why = NULL;
+    struct hark_post *post = status_post(fc->m, doc->root, &why);
+    if (!post) {
+        feed_bad(fc, "%s event: unreadable status (%s)", event, why);
+        hark_json_doc_free(doc);
+        return;
+    }
+    if (is_edit && !post->edited_at) {
+        /* An edit must be a new revision, or it would be deduplicated
+         * against the status it changes. */
+        char now[32];
+        hark_time_format(hark_now_ms(), now);
+        post->edited_at = hark_xstrdup(now);
+    }
+    if (hark_id_cmp(post->id, fc->m->stream_max) > 0) {
+        free(fc->m->stream_max);
+        fc->m->stream_max = hark_xstrdup(post->id);
+        free(fc->page->cursor);
+        fc->page->cursor = hark_xstrdup(post->id);
+    }
+    page_add(fc->page, post);
+    hark_json_doc_free(doc);
+}
+
+static void on_stream_msg(void *ctx, const struct hark_sse_msg *msg)
+{
+    struct feed_ctx *fc = ctx;
+    if (msg->is_too_big) {
+        feed_bad(fc, "%s event of %zu bytes is larger than the %u-byte "
+                 "limit; dropped", msg->event, msg->size, HARK_SSE_MAX_MSG);
+        return;
+    }
+    if (strcmp(msg->event, "update") == 0) {
+        stream_status(fc, msg->event, msg->data, msg->data_len, false);
+    } else if (strcmp(msg->event, "status.update") == 0) {
+        stream_status(fc, msg->event, msg->data, msg->data_len, true);
+    } else if (strcmp(msg->event, "delete") == 0) {
+        stream_delete(fc, msg->data, msg->data_len);
+    }
+    /* notification, filters_changed, announcement...: not posts */
+}
+
+static hark_err_t mastodon_feed(void *state, const char *data, size_t len,
+                                struct hark_page *page, char *errbuf,
+                                size_t errbuf_len)
+{
+    struct mastodon *m = state;
+    struct feed_ctx fc = {m, page, 0, errbuf, errbuf_len};
+    page->is_forward = true;
+    set_err(errbuf, errbuf_len, "%s", "");
+    hark_sse_feed(&m->sse, data, len, on_stream_msg, &fc);
+    if (fc.n_bad > 1) {
+        size_t n = errbuf ? strlen(errbuf) : 0;
+        if (n < errbuf_len) {
+            set_err(errbuf + n, errbuf_len - n, " (and %zu more)",
+                    fc.n_bad - 1);
+        }
+    }
+    return fc.n_bad > 0 ? HARK_EINVAL : HARK_OK;
+}
+
 const struct hark_source_ops hark_src_mastodon = {
     .type = "mastodon",
     .cfgmap = mastodon_cfgmap,
@@ -807,4 +1031,7 @@ const struct hark_source_ops hark_src_mastodon = {
     .build_url = mastodon_build_url,
     .parse = mastodon_parse,
     .free_state = mastodon_free,
+    .stream_url = mastodon_stream_url,
+    .feed = mastodon_feed,
+    .stream_reset = mastodon_stream_reset,
 };

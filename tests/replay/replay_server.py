@@ -35,9 +35,11 @@ import fake_bluesky  # noqa: E402 (this folder; Bluesky XRPC routes)
 import fake_json  # noqa: E402 (this folder; X-style JSON search routes)
 import fake_hackernews  # noqa: E402 (this folder; Algolia HN search)
 import fake_reddit  # noqa: E402 (this folder; Reddit listings)
+import fake_streams  # noqa: E402 (this folder; Mastodon SSE, X stream)
 
 # Other platforms' fakes: each route() serves its own paths only.
-FAKES = (fake_bluesky, fake_json, fake_reddit, fake_hackernews)
+FAKES = (fake_bluesky, fake_json, fake_reddit, fake_hackernews,
+         fake_streams)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

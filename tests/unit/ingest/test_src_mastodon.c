@@ -766,10 +766,8 @@ static void test_init__errors(void **state)
     expect_init_error("{\"timeline\": \"tag/\"}", "unknown timeline", 1, 14);
     expect_init_error("{\"timeline\": \"list/1/2\"}", "unknown timeline", 1,
                       14);
-    expect_init_error("{\"timeline\": \"public\", \"stream\": true}",
-                      "streaming is not built yet; use polling "
-                      "(remove \"stream\")",
-                      1, 34);
+    expect_init_error("{\"timeline\": \"account/1\", \"stream\": true}",
+                      "account timelines cannot stream", 1, 27);
 }
 
 /* What the cfgmap check reports already, init refuses without a word. */
