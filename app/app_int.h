@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "hark/common.h"
+#include "hark/conversation.h"
 #include "hark/customers.h"
 #include "hark/diag.h"
 #include "hark/json.h"
@@ -45,6 +46,7 @@ struct hark_app_config {
     char *lexicon_dir;
     struct hark_score_cfg score;
     struct hark_relation_cfg relation;
+    struct hark_conv_cfg conversations;
     bool keep_unmatched;
     int workers;
     char *topic_posts;          /* short names; sinks add their prefix */

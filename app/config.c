@@ -23,6 +23,7 @@ static const struct hark_cfgmap top_map[] = {
     {"lexicons", HARK_JSON_STRING, false, NULL},
     {"priority", HARK_JSON_OBJECT, false, NULL},
     {"relationship", HARK_JSON_OBJECT, false, NULL},
+    {"conversations", HARK_JSON_OBJECT, false, NULL},
     {"keep_unmatched", HARK_JSON_BOOL, false, NULL},
     {"workers", HARK_JSON_INTEGER, false, NULL},
     {"topics", HARK_JSON_OBJECT, false, NULL},
@@ -79,6 +80,7 @@ static void config_init(struct hark_app_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     hark_score_cfg_init(&cfg->score);
     hark_relation_cfg_init(&cfg->relation);
+    hark_conv_cfg_init(&cfg->conversations);
     cfg->workers = 2;
     cfg->topic_posts = hark_xstrdup("posts");
     cfg->topic_engagement = hark_xstrdup("engagement");
@@ -129,6 +131,7 @@ void hark_app_config_free(struct hark_app_config *cfg)
     free(cfg->lexicon_dir);
     hark_score_cfg_cleanup(&cfg->score);
     hark_relation_cfg_cleanup(&cfg->relation);
+    hark_conv_cfg_cleanup(&cfg->conversations);
     free(cfg->topic_posts);
     free(cfg->topic_engagement);
     free(cfg->topic_dlq);
@@ -475,6 +478,12 @@ static hark_err_t parse_top(struct hark_app_config *cfg,
     v = hark_json_get(root, "relationship");
     if (v && v->type == HARK_JSON_OBJECT &&
         hark_relation_cfg_parse(cfg->doc, v, diag, &cfg->relation) !=
+            HARK_OK) {
+        err = HARK_EINVAL;
+    }
+    v = hark_json_get(root, "conversations");
+    if (v && v->type == HARK_JSON_OBJECT &&
+        hark_conv_cfg_parse(cfg->doc, v, diag, &cfg->conversations) !=
             HARK_OK) {
         err = HARK_EINVAL;
     }

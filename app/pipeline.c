@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hark/conversation.h"
 #include "hark/event.h"
 #include "hark/ingest.h"
 #include "hark/log.h"
@@ -44,6 +45,8 @@ struct tracker {
     int pending;
     bool has_failed;
     bool is_engaged;
+    bool is_unkept;   /* no event of its own (a brand reply's updates) */
+    bool is_dropped;
     char event_id[17];
     char *key;
 };
@@ -77,6 +80,8 @@ struct hark_pipeline {
     struct tracker *live;    /* trackers not yet released (emit thread) */
     /* enrich state (emit thread): relationship capital, baselines */
     struct hark_relation *rel;
+    struct hark_conv *conv;
+    struct hark_conv_changes conv_changes;
     const struct hark_snapshot *rel_snap; /* whose settings rel has */
     struct hark_signal_list sigs;
     int64_t next_commit_ms;
@@ -227,16 +232,25 @@ static void flush_acks(struct hark_pipeline *p, bool is_forced)
     if (p->n_acks == 0) {
         return;
     }
-    if (p->rel && hark_relation_is_dirty(p->rel)) {
+    bool is_dirty = (p->rel && hark_relation_is_dirty(p->rel)) ||
+                    (p->conv && hark_conv_is_dirty(p->conv));
+    if (is_dirty) {
         int64_t now = hark_mono_ms();
         if (!is_forced && now < p->next_commit_ms) {
             return;
         }
         p->next_commit_ms = now + 200;
         char errbuf[512];
-        if (hark_relation_commit(p->rel, errbuf, sizeof(errbuf)) != HARK_OK) {
+        if (hark_relation_is_dirty(p->rel) &&
+            hark_relation_commit(p->rel, errbuf, sizeof(errbuf)) != HARK_OK) {
             HARK_LOG_ERROR("enrich", "committing relationship state failed: "
                            "%s; holding %zu acks", errbuf, p->n_acks);
+            return;
+        }
+        if (hark_conv_is_dirty(p->conv) &&
+            hark_conv_commit(p->conv, errbuf, sizeof(errbuf)) != HARK_OK) {
+            HARK_LOG_ERROR("enrich", "committing conversations failed: %s; "
+                           "holding %zu acks", errbuf, p->n_acks);
             return;
         }
     }
@@ -302,7 +316,9 @@ static void tracker_release(struct hark_pipeline *p, struct tracker *t)
         return;
     }
     struct hark_source_stats *st = &p->stats[t->src_index];
-    if (t->has_failed) {
+    if (t->is_unkept) {
+        atomic_fetch_add(t->is_dropped ? &st->dropped : &st->filtered, 1);
+    } else if (t->has_failed) {
         atomic_fetch_add(&st->dlq, 1);
     } else {
         atomic_fetch_add(&st->emitted, 1);
@@ -354,6 +370,102 @@ static bool post_by_brand(const struct hark_snapshot *snap,
     return hark_app_is_brand(snap->cfg, item->post);
 }
 
+/* The stateful enrichment of one post, on the emit thread: conversation
+ * items (every post, brand replies included) and relationship capital
+ * (every author but the brand). Fills p->sigs and p->conv_changes. */
+static void observe_state(struct hark_pipeline *p,
+                          const struct hark_snapshot *snap,
+                          struct hark_item *item, bool is_brand, int64_t now)
+{
+    hark_signal_list_clear(&p->sigs);
+    hark_conv_changes_clear(&p->conv_changes);
+    if (item->post->is_deleted) {
+        return;
+    }
+    if (p->rel_snap != snap) { /* a reload: new thresholds, weights */
+        hark_relation_configure(p->rel, &snap->cfg->relation,
+                                &snap->cfg->score);
+        hark_conv_configure(p->conv, &snap->cfg->conversations);
+        p->rel_snap = snap;
+    }
+    char eid[17];
+    hark_event_id(item, HARK_SCHEMA_POST, eid);
+    if (hark_conv_observe(p->conv, item, is_brand, eid, now,
+                          &p->conv_changes) != HARK_OK) {
+        HARK_LOG_ERROR("enrich", "cannot record the conversation of post %s",
+                       item->post->id ? item->post->id : "?");
+    }
+    if (is_brand) {
+        return;
+    }
+    if (hark_relation_observe(p->rel, item, eid, now, &p->sigs) != HARK_OK) {
+        HARK_LOG_ERROR("enrich", "cannot record post %s",
+                       item->post->id ? item->post->id : "?");
+    }
+    hark_relation_adjust(p->rel, item);
+}
+
+/* An engagement update for an item whose status changed (answered). */
+static void conv_update_event(const struct hark_conv_change *c,
+                              const char *rules_version, int64_t now,
+                              struct hark_buf *out)
+{
+    yajl_gen gen = yajl_gen_alloc(NULL);
+    char ts[32];
+    yajl_gen_map_open(gen);
+    hark_gen_key(gen, "schema");
+    hark_gen_str(gen, HARK_SCHEMA_ENGAGEMENT);
+    hark_gen_key(gen, "event_id");
+    hark_gen_str(gen, c->update_id);
+    hark_gen_key(gen, "emitted_at");
+    hark_time_format(now, ts);
+    hark_gen_str(gen, ts);
+    hark_gen_key(gen, "rules_version");
+    hark_gen_str(gen, rules_version);
+    hark_gen_key(gen, "update");
+    hark_gen_bool(gen, true);
+    hark_gen_key(gen, "item");
+    yajl_gen_map_open(gen);
+    hark_gen_key(gen, "id");
+    hark_gen_str(gen, c->item_id);
+    hark_gen_key(gen, "sequence");
+    hark_gen_int(gen, c->seq);
+    hark_gen_key(gen, "status");
+    hark_gen_str(gen, hark_conv_status_name(c->status));
+    hark_gen_key(gen, "opened_at");
+    hark_time_format(c->opened_ms, ts);
+    hark_gen_str(gen, ts);
+    hark_gen_key(gen, "answered_at");
+    if (c->answered_ms) {
+        hark_time_format(c->answered_ms, ts);
+        hark_gen_str(gen, ts);
+    } else {
+        hark_gen_null(gen);
+    }
+    hark_gen_key(gen, "platform");
+    hark_gen_str(gen, c->platform);
+    hark_gen_key(gen, "conversation_id");
+    hark_gen_str(gen, c->conversation);
+    hark_gen_key(gen, "author_key");
+    hark_gen_str(gen, c->author_key);
+    yajl_gen_map_close(gen);
+    yajl_gen_map_close(gen);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(gen, &buf, &len);
+    (void)hark_buf_add(out, buf, len);
+    yajl_gen_free(gen);
+}
+
+/* Counts a post that produced no event of its own and releases it. */
+static void count_unkept(struct hark_pipeline *p, struct hark_item *item)
+{
+    struct hark_source_stats *st = &p->stats[item->src_index];
+    atomic_fetch_add(item->action == HARK_ACTION_DROP ? &st->dropped
+                                                       : &st->filtered,
+                     1);
+}
+
 static void emit_item(struct hark_pipeline *p, struct hark_item *item)
 {
     struct hark_source_stats *st = &p->stats[item->src_index];
@@ -363,15 +475,16 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
                    (item->action == HARK_ACTION_NONE &&
                     snap->cfg->keep_unmatched) ||
                    item->post->is_deleted;
-    if (!is_kept) {
-        atomic_fetch_add(item->action == HARK_ACTION_DROP ? &st->dropped
-                                                           : &st->filtered,
-                         1);
+    bool is_brand = post_by_brand(snap, item);
+    if (!is_kept && !is_brand) {
+        count_unkept(p, item);
         ack_post(p, item->src_index, item->seq);
         hark_snapshot_unref(snap);
         hark_item_free(item);
         return;
     }
+    /* A brand post is observed even when no rule kept it: its replies
+     * mark conversations answered. */
     int64_t now = hark_now_ms();
     int64_t since = 0;
     if (!item->post->created_at ||
@@ -379,43 +492,37 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
         since = now;
     }
     hark_app_join(snap, item);
-    hark_signal_list_clear(&p->sigs);
-    if (p->rel && !item->post->is_deleted && !post_by_brand(snap, item)) {
-        if (p->rel_snap != snap) { /* a reload: new thresholds, weights */
-            hark_relation_configure(p->rel, &snap->cfg->relation,
-                                    &snap->cfg->score);
-            p->rel_snap = snap;
-        }
-        char eid[17];
-        hark_event_id(item, HARK_SCHEMA_POST, eid);
-        if (hark_relation_observe(p->rel, item, eid, now, &p->sigs) !=
-            HARK_OK) {
-            HARK_LOG_ERROR("enrich", "cannot record post %s",
-                           item->post->id ? item->post->id : "?");
-        }
-        hark_relation_adjust(p->rel, item);
-    }
-    hark_app_score(snap, item, since);
-    bool is_engage = item->action == HARK_ACTION_ENGAGE &&
-                     !post_by_brand(snap, item) && !item->post->is_deleted;
-    hark_snapshot_unref(snap);
+    observe_state(p, snap, item, is_brand, now);
+    /* The SLA runs from the item's first unanswered post. */
+    hark_app_score(snap, item,
+                   item->item_first_unanswered_ms ? item->item_first_unanswered_ms
+                                                  : since);
+    bool is_engage = is_kept && item->action == HARK_ACTION_ENGAGE &&
+                     !is_brand && !item->post->is_deleted;
+    const char *rules_version = hark_rules_version(snap->rules);
 
-    struct hark_buf key;
+    struct hark_buf key, ev_post, ev_eng;
     hark_buf_init(&key, 0);
-    hark_event_key(item, &key);
-    struct hark_buf ev_post, ev_eng;
     hark_buf_init(&ev_post, 0);
     hark_buf_init(&ev_eng, 0);
-    hark_err_t err = hark_event_build(item, HARK_SCHEMA_POST, now, &ev_post);
+    hark_event_key(item, &key);
+    hark_err_t err = HARK_OK;
+    if (is_kept) {
+        err = hark_event_build(item, HARK_SCHEMA_POST, now, &ev_post);
+    }
     if (err == HARK_OK && is_engage) {
         err = hark_event_build(item, HARK_SCHEMA_ENGAGEMENT, now, &ev_eng);
     }
+    size_t n_changes = p->conv_changes.n;
     if (err != HARK_OK) {
         /* Serialization cannot fail on valid items; count it, release it. */
         HARK_LOG_ERROR("emit", "cannot serialize post %s: %s",
                        item->post->id ? item->post->id : "?",
                        hark_err_str(err));
         atomic_fetch_add(&st->dlq, 1);
+        ack_post(p, item->src_index, item->seq);
+    } else if (!is_kept && n_changes == 0) {
+        count_unkept(p, item); /* a brand post that answered nothing */
         ack_post(p, item->src_index, item->seq);
     } else {
         struct tracker *t = hark_xcalloc(1, sizeof(*t));
@@ -424,16 +531,23 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
         t->src_index = item->src_index;
         t->seq = item->seq;
         t->is_engaged = is_engage;
+        t->is_unkept = !is_kept;
+        t->is_dropped = item->action == HARK_ACTION_DROP;
         t->key = hark_xstrdup(key.ptr ? key.ptr : "");
         hark_event_id(item, HARK_SCHEMA_POST, t->event_id);
         /* One hold per event and sink, plus ours until every produce
          * returned: a sink may ack synchronously inside produce. */
-        t->pending =
-            (int)(p->n_sinks * ((is_engage ? 2 : 1) + p->sigs.n)) + 1;
+        size_t n_events = (is_kept ? 1 : 0) + (is_engage ? 1 : 0) +
+                          p->sigs.n + n_changes;
+        t->pending = (int)(p->n_sinks * n_events) + 1;
         const struct hark_app_config *cfg = p->boot->cfg;
+        struct hark_buf upd;
+        hark_buf_init(&upd, 0);
         for (size_t i = 0; i < p->n_sinks; i++) {
-            produce_one(p, &p->sinks[i], cfg->topic_posts, key.ptr, key.len,
-                        ev_post.ptr, ev_post.len, t);
+            if (is_kept) {
+                produce_one(p, &p->sinks[i], cfg->topic_posts, key.ptr,
+                            key.len, ev_post.ptr, ev_post.len, t);
+            }
             if (is_engage) {
                 produce_one(p, &p->sinks[i], cfg->topic_engagement, key.ptr,
                             key.len, ev_eng.ptr, ev_eng.len, t);
@@ -444,9 +558,19 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
                             strlen(sig->key), sig->payload, sig->payload_len,
                             t);
             }
+            for (size_t c = 0; c < n_changes; c++) {
+                const struct hark_conv_change *ch = &p->conv_changes.v[c];
+                hark_buf_reset(&upd);
+                conv_update_event(ch, rules_version, now, &upd);
+                produce_one(p, &p->sinks[i], cfg->topic_engagement,
+                            ch->author_key, strlen(ch->author_key), upd.ptr,
+                            upd.len, t);
+            }
         }
+        hark_buf_cleanup(&upd);
         tracker_release(p, t);
     }
+    hark_snapshot_unref(snap);
     hark_buf_cleanup(&key);
     hark_buf_cleanup(&ev_post);
     hark_buf_cleanup(&ev_eng);
@@ -462,6 +586,7 @@ static void tick(struct hark_pipeline *p)
         return;
     }
     p->next_tick_ms = now + 60000;
+    hark_conv_expire(p->conv, hark_now_ms());
     struct hark_snapshot *snap = snap_get(p);
     hark_signal_list_clear(&p->sigs);
     hark_relation_tick(p->rel, hark_rules_version(snap->rules), hark_now_ms(),
@@ -510,11 +635,14 @@ static void *emit_main(void *arg)
         }
     }
     flush_acks(p, true);
-    if (p->rel && hark_relation_is_dirty(p->rel)) {
-        char errbuf[512];
-        if (hark_relation_commit(p->rel, errbuf, sizeof(errbuf)) != HARK_OK) {
-            HARK_LOG_ERROR("enrich", "final commit failed: %s", errbuf);
-        }
+    char errbuf[512];
+    if (hark_relation_is_dirty(p->rel) &&
+        hark_relation_commit(p->rel, errbuf, sizeof(errbuf)) != HARK_OK) {
+        HARK_LOG_ERROR("enrich", "final commit failed: %s", errbuf);
+    }
+    if (hark_conv_is_dirty(p->conv) &&
+        hark_conv_commit(p->conv, errbuf, sizeof(errbuf)) != HARK_OK) {
+        HARK_LOG_ERROR("enrich", "final commit failed: %s", errbuf);
     }
     return NULL;
 }
@@ -591,12 +719,15 @@ hark_err_t hark_pipeline_new(struct hark_snapshot *snap, bool is_once,
         p->isrcs[i].stats = &p->stats[i];
     }
     hark_signal_list_init(&p->sigs);
+    hark_conv_changes_init(&p->conv_changes);
     size_t cap = cfg->max_in_flight + 4096;
     p->work_q = hark_queue_new(cap);
     p->emit_q = hark_queue_new(cap);
     if (hark_mkdirs(cfg->state_dir) != HARK_OK ||
         hark_relation_open(cfg->state_dir, &cfg->relation, &cfg->score, diag,
-                           &p->rel) != HARK_OK) {
+                           &p->rel) != HARK_OK ||
+        hark_conv_open(cfg->state_dir, &cfg->conversations, diag, &p->conv) !=
+            HARK_OK) {
         if (!hark_diag_has_errors(diag)) {
             hark_diag_line(diag, HARK_DIAG_ERROR, cfg->state_dir, 0,
                            "cannot create or open the state directory");
@@ -730,7 +861,9 @@ void hark_pipeline_free(struct hark_pipeline *p)
     hark_queue_free(p->work_q);
     hark_queue_free(p->emit_q);
     hark_relation_free(p->rel);
+    hark_conv_free(p->conv);
     hark_signal_list_cleanup(&p->sigs);
+    hark_conv_changes_cleanup(&p->conv_changes);
     free(p->acks);
     hark_ingest_free(p->ingest);
     free(p->workers);

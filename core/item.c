@@ -54,6 +54,7 @@ void hark_item_free(struct hark_item *item)
     free(item->priority.reasons);
     free(item->route_queue);
     free(item->behaviour_segment);
+    free(item->item_id);
     free(item);
 }
 
@@ -131,4 +132,18 @@ const char *hark_sentiment_label_name(enum hark_sentiment_label label)
         return "negative";
     }
     return "unscored";
+}
+
+const char *hark_item_status_name(int status)
+{
+    switch (status) {
+    case 1:
+        return "open";
+    case 2:
+        return "answered";
+    case 3:
+        return "reopened";
+    default:
+        return NULL;
+    }
 }

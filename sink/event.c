@@ -239,6 +239,31 @@ static void gen_time(yajl_gen gen, int64_t epoch_ms)
     hark_gen_str(gen, ts);
 }
 
+/* The engagement item a post belongs to (conversation grouping). */
+static void gen_item_part(yajl_gen gen, const struct hark_item *item)
+{
+    if (!item->item_id) {
+        hark_gen_null(gen);
+        return;
+    }
+    yajl_gen_map_open(gen);
+    hark_gen_key(gen, "id");
+    hark_gen_str(gen, item->item_id);
+    hark_gen_key(gen, "sequence");
+    hark_gen_int(gen, item->item_seq);
+    hark_gen_key(gen, "status");
+    hark_gen_str(gen, hark_item_status_name(item->item_status));
+    hark_gen_key(gen, "opened_at");
+    gen_time(gen, item->item_opened_ms);
+    hark_gen_key(gen, "first_unanswered_at");
+    if (item->item_first_unanswered_ms) {
+        gen_time(gen, item->item_first_unanswered_ms);
+    } else {
+        hark_gen_null(gen);
+    }
+    yajl_gen_map_close(gen);
+}
+
 static void gen_route(yajl_gen gen, const struct hark_item *item)
 {
     if (!item->route_queue) {
@@ -283,6 +308,8 @@ void hark_event_gen_parts(yajl_gen gen, const struct hark_item *item)
     gen_priority(gen, &item->priority);
     hark_gen_key(gen, "route");
     gen_route(gen, item);
+    hark_gen_key(gen, "item");
+    gen_item_part(gen, item);
 }
 
 static yajl_gen gen_new(void)

@@ -129,6 +129,14 @@ struct hark_item {
     /* enrich/relation.c: "advocate", "loyal", "at_risk", "dormant", "new";
      * NULL when not derived */
     char *behaviour_segment;
+
+    /* enrich/conversation.c: the engagement item this post belongs to.
+     * item_id (16 hex digits) is NULL when the post is in no item. */
+    char *item_id;
+    uint32_t item_seq;                /* 1 for the item's first post */
+    int item_status;                  /* enum hark_conv_status */
+    int64_t item_opened_ms;
+    int64_t item_first_unanswered_ms; /* SLA start; 0 = none */
 };
 
 /* Takes ownership of `post`. */
@@ -148,6 +156,9 @@ void hark_sentiment_cleanup(struct hark_sentiment *s);
 void hark_customer_view_cleanup(struct hark_customer_view *c);
 
 const char *hark_action_name(enum hark_action action);
+/* The name of item_status ("open", "answered", "reopened"; NULL for none):
+ * the values of enum hark_conv_status (enrich/conversation.h). */
+const char *hark_item_status_name(int status);
 const char *hark_sentiment_label_name(enum hark_sentiment_label label);
 
 #endif /* HARK_ITEM_H */

@@ -153,7 +153,7 @@ static void test_hark_event_build__fields_and_order(void **state)
         "schema",   "event_id",     "emitted_at",  "rules_version", "post",
         "matches",  "tags",         "author_tags", "action",        "sentiment",
         "customer", "behaviour_segment", "relationship", "priority",
-        "route",
+        "route", "item",
     };
     assert_keys(ev, keys, sizeof(keys) / sizeof(keys[0]));
     assert_str(get(ev, "schema"), "hark.engagement/1");
@@ -416,7 +416,7 @@ static void test_hark_event_gen_parts__inside_callers_map(void **state)
     static const char *const keys[] = {
         "line",         "post",     "matches",   "tags",
         "author_tags",  "action",   "sentiment", "customer",
-        "behaviour_segment", "relationship", "priority", "route",
+        "behaviour_segment", "relationship", "priority", "route", "item",
     };
     assert_keys(v, keys, sizeof(keys) / sizeof(keys[0]));
     yajl_tree_free(v);
