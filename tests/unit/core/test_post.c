@@ -114,6 +114,29 @@ static void test_hark_queue__bounded_fifo_and_close(void **state)
     hark_queue_free(q);
 }
 
+static void test_hark_gen_double__four_decimals(void **state)
+{
+    (void)state;
+    const double in[] = {0, -0.0, 1, -1, 0.5, 12.34567, -0.42149, 0.00004,
+                         0.00005, 100, -2.1, 1e20};
+    const char *want[] = {"0", "0", "1", "-1", "0.5", "12.3457", "-0.4215",
+                          "0", "0.0001", "100", "-2.1",
+                          "100000000000000000000"};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        yajl_gen gen = yajl_gen_alloc(NULL);
+        yajl_gen_array_open(gen);
+        hark_gen_double(gen, in[i]);
+        yajl_gen_array_close(gen);
+        const unsigned char *buf;
+        size_t len;
+        yajl_gen_get_buf(gen, &buf, &len);
+        char got[64];
+        snprintf(got, sizeof(got), "%.*s", (int)len - 2, buf + 1);
+        assert_string_equal(got, want[i]);
+        yajl_gen_free(gen);
+    }
+}
+
 static void test_hark_buf__limit(void **state)
 {
     (void)state;
@@ -134,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_hark_time_parse__forms),
         cmocka_unit_test(test_hark_queue__bounded_fifo_and_close),
         cmocka_unit_test(test_hark_buf__limit),
+        cmocka_unit_test(test_hark_gen_double__four_decimals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
