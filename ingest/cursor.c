@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hark/json.h"
+#include "hark/post.h"
 
 static size_t pow2_at_least(size_t n)
 {
@@ -285,9 +286,12 @@ hark_err_t hark_cursor_save(struct hark_cursor *c, char *errbuf,
     hark_buf_init(&buf, 0);
     hark_buf_printf(&buf, "{\"version\": 1, \"cursor\": ");
     if (c->committed) {
-        /* Cursor values are ids or tokens: escape quotes and backslashes. */
+        /* Cursor values are ids or tokens: escape quotes and backslashes,
+         * and never write invalid UTF-8 (the load would reject it). */
+        char *cur = hark_utf8_repair(c->committed, strlen(c->committed),
+                                     NULL);
         hark_buf_addc(&buf, '"');
-        for (const char *p = c->committed; *p; p++) {
+        for (const char *p = cur; *p; p++) {
             if (*p == '"' || *p == '\\') {
                 hark_buf_addc(&buf, '\\');
             }
@@ -296,6 +300,7 @@ hark_err_t hark_cursor_save(struct hark_cursor *c, char *errbuf,
             }
             hark_buf_addc(&buf, *p);
         }
+        free(cur);
         hark_buf_addc(&buf, '"');
     } else {
         hark_buf_printf(&buf, "null");

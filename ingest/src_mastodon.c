@@ -565,6 +565,12 @@ static struct hark_post *status_post(const struct mastodon *m,
         *why = "no \"id\"";
         return NULL;
     }
+    const char *sid = hark_json_str(hark_json_get(st, "id"));
+    if (sid && strspn(sid, "0123456789") != strlen(sid)) {
+        /* Mastodon ids are decimal strings; the cursor orders them. */
+        *why = "an \"id\" that is not a decimal string";
+        return NULL;
+    }
     if (!hark_json_str(hark_json_get(st, "created_at"))) {
         *why = "no \"created_at\"";
         return NULL;
@@ -772,9 +778,12 @@ static const char *page_posts(const struct mastodon *m,
         hark_xcalloc(root->n ? root->n : 1, sizeof(struct hark_post *));
     for (size_t i = 0; i < root->n; i++) {
         const struct hark_json *st = root->items[i];
-        /* Every id moves the cursor, even a skipped status's. */
+        /* Every id moves the cursor, even a skipped status's: but only a
+         * well-formed one (Mastodon ids are decimal strings); garbage from
+         * a broken server must not reach the cursor and its state file. */
         const char *id = hark_json_str(hark_json_get(st, "id"));
-        if (id && *id && hark_id_cmp(id, max_id) > 0) {
+        if (id && *id && strspn(id, "0123456789") == strlen(id) &&
+            hark_id_cmp(id, max_id) > 0) {
             max_id = id;
         }
         const char *why = NULL;
@@ -786,7 +795,8 @@ static const char *page_posts(const struct mastodon *m,
             }
             continue;
         }
-        if (hark_id_cmp(post->id, max_id) > 0) {
+        if (post->id && strspn(post->id, "0123456789") == strlen(post->id) &&
+            hark_id_cmp(post->id, max_id) > 0) {
             max_id = post->id; /* an id given as a number */
         }
         page->posts[page->n_posts++] = post;
