@@ -194,10 +194,26 @@ hark_err_t hark_file_read(const char *path, size_t max_bytes, char **out,
 {
     *out = NULL;
     *out_len = 0;
-    FILE *fp = fopen(path, "rb");
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. A FIFO or a
+     * device (/dev/stdin, /dev/zero) would block or never end: refused. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(errbuf, errbuf_len, "open(\"%s\"): %s", path,
+                 strerror(errno));
+        return HARK_EIO;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(errbuf, errbuf_len, "open(\"%s\"): not a regular file",
+                 path);
+        close(fd);
+        return HARK_EIO;
+    }
+    FILE *fp = fdopen(fd, "rb");
     if (!fp) {
         snprintf(errbuf, errbuf_len, "open(\"%s\"): %s", path,
                  strerror(errno));
+        close(fd);
         return HARK_EIO;
     }
     struct hark_buf buf;
