@@ -746,7 +746,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
     }
     if (code != CURLE_OK) {
         atomic_fetch_add(&st->http_errors, 1);
-        if (s->is_too_big) {
+        if (s->is_too_big || code == CURLE_FILESIZE_EXCEEDED) {
             atomic_fetch_add(&st->bad_pages, 1);
             char reason[160];
             snprintf(reason, sizeof(reason),

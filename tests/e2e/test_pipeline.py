@@ -259,6 +259,41 @@ def test_bad_responses_go_to_dlq_and_the_source_recovers():
         check(s["bad_pages"] == "2", "bad pages counted: %r" % s)
 
 
+def test_server_errors_truncation_and_slow_bodies_are_retried():
+    with H.ReplayServer() as replay, H.temp_dir() as tmp:
+        cfg = setup(tmp, replay.url)
+        replay.fault("500", 1)
+        replay.fault("truncated", 1)
+        replay.fault("slow", 1)
+        res = H.run_hark(["run", "-c", cfg, "--once"], timeout=90, cwd=tmp)
+        check(res.returncode == 0, "the source recovered", res)
+        check(len(read_file_events(tmp, "posts")) == 40,
+              "the newest page arrived once")
+        check(read_file_events(tmp, "dlq") == [],
+              "a 500 or a cut connection is retried, not dead-lettered")
+        s = stats_line(res.stderr)
+        check(int(s["requests"]) >= 3, "retried: %r" % s)
+
+
+def test_huge_and_deeply_nested_bodies_go_to_dlq():
+    with H.ReplayServer() as replay, H.temp_dir() as tmp:
+        cfg = setup(tmp, replay.url)
+        replay.fault("huge", 1)
+        replay.fault("deep", 1)
+        res = H.run_hark(["run", "-c", cfg, "--once"], timeout=120, cwd=tmp)
+        check(res.returncode == 0, "the source recovered", res)
+        reasons = [d["reason"] for d in read_file_events(tmp, "dlq")]
+        check(len(reasons) == 2, "two DLQ records: %r" % reasons)
+        check(any("larger than" in r for r in reasons),
+              "the 60 MB body was refused at the limit: %r" % reasons)
+        check(any("nested deeper" in r for r in reasons),
+              "the 10,000-deep body was refused: %r" % reasons)
+        for d in read_file_events(tmp, "dlq"):
+            check(len(d["raw"]) <= 4096, "raw bytes are bounded")
+        check(len(read_file_events(tmp, "posts")) == 40,
+              "then the newest page arrived")
+
+
 def test_sink_down_holds_the_cursor_and_shutdown_still_ends():
     with H.ReplayServer() as replay, H.temp_dir() as tmp:
         # Kafka is unreachable: nothing can be acknowledged.
@@ -317,6 +352,8 @@ if __name__ == "__main__":
         test_sigterm_drains_and_commits,
         test_kill_9_loses_nothing,
         test_bad_responses_go_to_dlq_and_the_source_recovers,
+        test_server_errors_truncation_and_slow_bodies_are_retried,
+        test_huge_and_deeply_nested_bodies_go_to_dlq,
         test_sink_down_holds_the_cursor_and_shutdown_still_ends,
         test_check_reports_positions,
     ])
