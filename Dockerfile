@@ -3,7 +3,7 @@ FROM debian:12-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config python3 \
       libcurl4-openssl-dev libyajl-dev libpcre2-dev librdkafka-dev \
-      libcmocka-dev libutf8proc-dev libcsv-dev libsqlite3-dev \
+      libcmocka-dev libutf8proc-dev libcsv-dev libsqlite3-dev libhyperscan-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -12,7 +12,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      libcurl4 libyajl2 libpcre2-8-0 librdkafka1 libutf8proc2 libcsv3 \
+      libcurl4 libyajl2 libpcre2-8-0 librdkafka1 libutf8proc2 libcsv3 libhyperscan5 \
       ca-certificates python3 \
     && rm -rf /var/lib/apt/lists/*
 # The lexicons are looked up under HARK_LEXICON_DIR.

@@ -45,6 +45,7 @@
 #include "hark/json.h"
 
 #include "normalize_int.h"
+#include "prefilter_int.h"
 #include "rules_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -138,6 +139,9 @@ struct loader {
     size_t n_authors;
 
     struct hark_rules *rules; /* being built */
+
+    size_t *id_slots; /* rule ids seen so far (see earlier_id) */
+    size_t id_cap;    /* a power of two, over twice the rules */
 };
 
 static void *grow(void *p, size_t n, size_t size)
@@ -547,6 +551,7 @@ void hark_rules_node_free(struct hark_rules_node *node)
     free(node->any);
     free(node->none);
     pcre2_code_free(node->code);
+    free(node->pf_pattern);
     for (size_t i = 0; i < node->n_values; i++) {
         free(node->values[i]);
     }
@@ -630,6 +635,11 @@ static bool cond_regex(struct cctx *c,
         return false;
     }
     node->is_normalized = false;
+    /* Hyperscan patterns are NUL-terminated: one with a NUL inside has no
+     * prefilter and is tried on every post. */
+    if (strlen(v->s) == v->s_len) {
+        node->pf_pattern = hark_xstrdup(v->s);
+    }
     return true;
 }
 
@@ -911,6 +921,27 @@ static bool cond_keywords(struct cctx *c,
         trie_free(root);
     }
     if (ok) {
+        /* The prefilter looks for the terms without the boundaries (a
+         * superset of the matches; PCRE2 confirms), one alternative per
+         * term: a trie's shared prefixes hide the literals a term needs
+         * ("b(?:etter\s+business\s+bureau|bb)"). */
+        struct hark_buf pf;
+        hark_buf_init(&pf, 0);
+        buf_puts(&pf, "(?:");
+        for (size_t i = 0; i < n; i++) {
+            struct trie *one = hark_xcalloc(1, sizeof(*one));
+            one->atom = hark_xstrdup("");
+            if (term_insert(c, &terms[i], one)) {
+                buf_puts(&pf, i ? "|" : "");
+                trie_emit_kids(one, &pf);
+            }
+            trie_free(one);
+        }
+        buf_puts(&pf, ")");
+        node->pf_pattern = hark_buf_take(&pf);
+        hark_buf_cleanup(&pf);
+    }
+    if (ok) {
         uint32_t opts = PCRE2_UTF | PCRE2_UCP;
         int errcode = 0;
         PCRE2_SIZE erroff = 0;
@@ -1181,6 +1212,9 @@ static struct hark_rules_node *compile_cond(struct cctx *c,
         node_new(is_text                ? HARK_RULES_NODE_TEXT
                  : test == TEST_COMPARE ? HARK_RULES_NODE_NUM
                                         : HARK_RULES_NODE_SET);
+    if (is_text) {
+        node->text_id = (uint32_t)c->ld->rules->n_text++;
+    }
     bool ok = cond_field(c, obj, test, node);
     switch (test) {
     case TEST_REGEX:
@@ -1327,17 +1361,33 @@ static void rule_cleanup(struct hark_rules_rule *r)
     hark_rules_node_free(r->match);
 }
 
-/* Index of an earlier rule with the same id, or SIZE_MAX. */
+/*
+ * Index of an earlier rule with the same id, or SIZE_MAX: an open
+ * addressing table of the ids seen so far (slot = index + 1, 0 = empty),
+ * so 10,000 rules are not 50 million strcmp() calls.
+ */
 static size_t
 earlier_id(const struct loader *ld, size_t i, const char *id, const char **ids)
 {
-    (void)ld;
-    for (size_t k = 0; k < i; k++) {
-        if (ids[k] && strcmp(ids[k], id) == 0) {
-            return k;
+    (void)i;
+    size_t mask = ld->id_cap - 1;
+    for (size_t h = hark_hash64(id, strlen(id), HARK_HASH_SEED) & mask;
+         ld->id_slots[h]; h = (h + 1) & mask) {
+        if (strcmp(ids[ld->id_slots[h] - 1], id) == 0) {
+            return ld->id_slots[h] - 1;
         }
     }
     return SIZE_MAX;
+}
+
+static void id_insert(struct loader *ld, size_t index, const char *id)
+{
+    size_t mask = ld->id_cap - 1;
+    size_t h = hark_hash64(id, strlen(id), HARK_HASH_SEED) & mask;
+    while (ld->id_slots[h]) {
+        h = (h + 1) & mask;
+    }
+    ld->id_slots[h] = index + 1;
 }
 
 static bool string_ok(struct loader *ld,
@@ -1386,6 +1436,7 @@ static void compile_rule(struct loader *ld, size_t index, const char **ids)
             ok = false;
         } else {
             ids[index] = id;
+            id_insert(ld, index, id);
         }
     }
     struct hark_rules_rule r;
@@ -1429,6 +1480,7 @@ static void compile_rule(struct loader *ld, size_t index, const char **ids)
 
 static void rules_free(struct hark_rules *rules)
 {
+    hark_prefilter_free(rules->prefilter);
     for (size_t i = 0; i < rules->n_rules; i++) {
         rule_cleanup(&rules->rules[i]);
     }
@@ -1449,6 +1501,24 @@ static void rules_free(struct hark_rules *rules)
     free(rules);
 }
 
+/*
+ * The prefilter is an accelerator: when it cannot be built (no usable CPU,
+ * disabled by HARK_PREFILTER=0) the set works without it, trying every
+ * rule, with the same results.
+ */
+static void build_prefilter(struct hark_rules *rules)
+{
+    struct hark_prefilter_opts opts;
+    hark_prefilter_opts_default(&opts);
+    if (!opts.is_enabled) {
+        return;
+    }
+    struct hark_prefilter *pf = NULL;
+    if (hark_prefilter_build(rules, &opts, &pf) == HARK_OK) {
+        rules->prefilter = pf;
+    }
+}
+
 static void loader_cleanup(struct loader *ld)
 {
     for (size_t i = 0; i < ld->n_files; i++) {
@@ -1457,6 +1527,7 @@ static void loader_cleanup(struct loader *ld)
     free(ld->files);
     free(ld->stack);
     free(ld->prules);
+    free(ld->id_slots);
     free(ld->lists);
     free(ld->authors);
 }
@@ -1482,6 +1553,11 @@ hark_err_t hark_rules_load(const char *const *paths,
     compile_authors(&ld);
     const char **ids =
         hark_xcalloc(ld.n_prules ? ld.n_prules : 1, sizeof(*ids));
+    ld.id_cap = 16;
+    while (ld.id_cap < 2 * ld.n_prules + 1) {
+        ld.id_cap *= 2;
+    }
+    ld.id_slots = hark_xcalloc(ld.id_cap, sizeof(*ld.id_slots));
     for (size_t i = 0; i < ld.n_prules; i++) {
         compile_rule(&ld, i, ids);
     }
@@ -1494,10 +1570,18 @@ hark_err_t hark_rules_load(const char *const *paths,
         err = ld.has_eio ? HARK_EIO : HARK_EINVAL;
         rules_free(ld.rules);
     } else {
+        build_prefilter(ld.rules);
         *out = ld.rules;
     }
     loader_cleanup(&ld);
     return err;
+}
+
+void hark_rules_set_prefilter_take(struct hark_rules *rules,
+                                   struct hark_prefilter *pf)
+{
+    hark_prefilter_free(rules->prefilter);
+    rules->prefilter = pf;
 }
 
 struct hark_rules *hark_rules_ref(struct hark_rules *rules)

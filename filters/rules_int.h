@@ -7,9 +7,13 @@
  * are shareable; match data, the JIT stack and the normalized copies of a
  * post's fields live in the per-thread scratch.
  *
- * A future prefilter (Vectorscan) will pick candidate rules per post; the
- * matcher already evaluates one rule at a time through eval_rule(),
- * so it only has to walk the candidates instead of every rule.
+ * A Hyperscan prefilter (filters/prefilter.c, built at the end of
+ * hark_rules_load()) picks the candidate rules of each post; the matcher
+ * then evaluates only those, one at a time, exactly as it evaluates every
+ * rule without a prefilter. Every text test carries `text_id` (its index
+ * among the set's text tests, in rule order) and `pf_pattern` (what the
+ * prefilter compiles for it: the regex itself, or the keyword trie without
+ * its boundary assertions).
  *
  * Thread: see above.
  */
@@ -21,6 +25,8 @@
 #include <pcre2.h>
 
 #include "hark/rules.h"
+
+struct hark_prefilter;
 
 /* What a text test looks at. Bits of rules_node.fields. */
 enum hark_rules_tfield {
@@ -76,6 +82,8 @@ struct hark_rules_node {
     pcre2_code *code;
     bool is_normalized; /* keywords without "case": run on the copy */
     unsigned fields;    /* bits of enum hark_rules_tfield */
+    uint32_t text_id;   /* index among the set's text tests */
+    char *pf_pattern;   /* for the prefilter; NULL: none (always tried) */
 
     /* HARK_RULES_NODE_NUM */
     enum hark_rules_nfield nfield;
@@ -121,7 +129,9 @@ struct hark_rules {
     size_t n_authors;
     struct hark_rules_ident *idents;
     size_t n_idents;
-    char version[16]; /* "r-" + 12 hex digits */
+    size_t n_text;                    /* text tests (text_id < n_text) */
+    struct hark_prefilter *prefilter; /* NULL: every rule on every post */
+    char version[16];                 /* "r-" + 12 hex digits */
 };
 
 /* Most spans one matched rule reports. */
@@ -133,5 +143,31 @@ struct hark_rules {
 
 void hark_rules_node_free(struct hark_rules_node *node);
 int hark_rules_ident_cmp(const void *a, const void *b);
+
+/*
+ * Replaces the set's prefilter with `pf` (taken, may be NULL: no
+ * prefilter) and frees the old one. Only before the set is shared (tests,
+ * benchmarks).
+ */
+void hark_rules_set_prefilter_take(struct hark_rules *rules,
+                                   struct hark_prefilter *pf);
+
+/*
+ * Whether hark_rules_apply() with this scratch uses the set's prefilter
+ * (the default) or tries every rule (the reference the prefilter is
+ * checked against). Thread: the scratch's owner.
+ */
+void hark_rules_scratch_use_prefilter(struct hark_rules_scratch *scratch,
+                                      bool is_on);
+
+/* Per-scratch prefilter counters (tests, benchmarks). */
+struct hark_rules_pf_counters {
+    uint64_t n_posts;      /* posts that went through the prefilter */
+    uint64_t n_candidates; /* candidate rules evaluated, summed */
+    uint64_t n_fallbacks;  /* posts where the scan failed: every rule */
+};
+
+const struct hark_rules_pf_counters *
+hark_rules_scratch_pf_counters(const struct hark_rules_scratch *scratch);
 
 #endif /* HARK_RULES_INT_H */

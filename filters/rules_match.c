@@ -19,6 +19,13 @@
  * A PCRE2 match, depth, heap or JIT stack limit counts as "no match" and
  * is counted in the scratch's stats: a pathological post cannot stall a
  * worker, and it is visible.
+ *
+ * With a prefilter (filters/prefilter.c), the post's fields are scanned
+ * once per database first (the original bytes, and the normalized copy
+ * when keyword tests need it), and only the candidate rules are evaluated,
+ * in rule order, exactly as above: a rule that is not a candidate cannot
+ * match, so the matches are the same as trying every rule. A scan that
+ * fails (it should not) makes this post try every rule.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +38,7 @@
 #include "hark/rules.h"
 
 #include "normalize_int.h"
+#include "prefilter_int.h"
 #include "rules_int.h"
 
 struct field_state {
@@ -55,6 +63,9 @@ struct hark_rules_scratch {
     size_t n_spans;
     struct hark_buf key;
     struct hark_rules_stats stats;
+    struct hark_prefilter_scratch *pf;
+    bool is_prefilter_off;
+    struct hark_rules_pf_counters pf_counters;
 };
 
 struct hark_rules_scratch *hark_rules_scratch_new(void)
@@ -75,6 +86,7 @@ struct hark_rules_scratch *hark_rules_scratch_new(void)
         hark_normalize_init(&sc->fields[i].norm);
     }
     hark_buf_init(&sc->key, 0);
+    sc->pf = hark_prefilter_scratch_new();
     return sc;
 }
 
@@ -92,7 +104,19 @@ void hark_rules_scratch_free(struct hark_rules_scratch *sc)
     free(sc->group_hit);
     free(sc->author_hit);
     hark_buf_cleanup(&sc->key);
+    hark_prefilter_scratch_free(sc->pf);
     free(sc);
+}
+
+void hark_rules_scratch_use_prefilter(struct hark_rules_scratch *sc, bool is_on)
+{
+    sc->is_prefilter_off = !is_on;
+}
+
+const struct hark_rules_pf_counters *
+hark_rules_scratch_pf_counters(const struct hark_rules_scratch *sc)
+{
+    return &sc->pf_counters;
 }
 
 const struct hark_rules_stats *
@@ -539,6 +563,75 @@ static void apply_authors(const struct hark_rules *rules,
     }
 }
 
+/* What the matched rules decide together, as they are applied in order. */
+struct outcome {
+    enum hark_action action;
+    const char *route;
+    int64_t route_priority;
+};
+
+static void apply_rule(const struct hark_rules_rule *r,
+                       struct hark_rules_scratch *sc,
+                       struct hark_item *item,
+                       struct outcome *o)
+{
+    if (r->group >= 0 && sc->group_hit[r->group]) {
+        return;
+    }
+    if (!eval(sc, r->match)) {
+        return;
+    }
+    if (r->group >= 0) {
+        sc->group_hit[r->group] = 1;
+    }
+    record_match(sc, r, item);
+    item->rule_points += r->priority;
+    if (r->action > o->action) {
+        o->action = r->action;
+    }
+    if (r->action == HARK_ACTION_ENGAGE && r->route &&
+        (!o->route || r->priority > o->route_priority)) {
+        o->route = r->route;
+        o->route_priority = r->priority;
+    }
+}
+
+/*
+ * Runs the prefilter over the post's fields; false when it could not (the
+ * caller then tries every rule).
+ */
+static bool prefilter_scan(const struct hark_prefilter *pf,
+                           struct hark_rules_scratch *sc)
+{
+    if (!hark_prefilter_begin(pf, sc->pf)) {
+        return false;
+    }
+    for (int db = 0; db < HARK_PREFILTER_DB_COUNT; db++) {
+        unsigned mask = hark_prefilter_fields(pf, (enum hark_prefilter_db)db);
+        for (unsigned f = 0; f < HARK_RULES_TF_COUNT; f++) {
+            if (!(mask & (1U << f))) {
+                continue;
+            }
+            struct field_state *fs = field_get(sc, (enum hark_rules_tfield)f);
+            if (!fs) {
+                continue;
+            }
+            const char *s = fs->s;
+            size_t len = fs->len;
+            if (db == HARK_PREFILTER_DB_NORM) {
+                const struct hark_normalize *norm = field_norm(fs);
+                s = norm->text;
+                len = norm->len;
+            }
+            if (!hark_prefilter_scan(pf, sc->pf, (enum hark_prefilter_db)db, f,
+                                     s, len)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 void hark_rules_apply(const struct hark_rules *rules,
                       struct hark_rules_scratch *sc,
                       struct hark_item *item)
@@ -550,35 +643,27 @@ void hark_rules_apply(const struct hark_rules *rules,
     }
     ensure_bytes(&sc->group_hit, &sc->group_cap, rules->n_groups);
 
-    enum hark_action action = HARK_ACTION_NONE;
-    const char *route = NULL;
-    int64_t route_priority = 0;
-    /* Every rule, in order; a prefilter will narrow this to candidates. */
-    for (size_t i = 0; i < rules->n_rules; i++) {
-        const struct hark_rules_rule *r = &rules->rules[i];
-        if (r->group >= 0 && sc->group_hit[r->group]) {
-            continue;
+    struct outcome o = {HARK_ACTION_NONE, NULL, 0};
+    const struct hark_prefilter *pf = rules->prefilter;
+    if (pf && !sc->is_prefilter_off && prefilter_scan(pf, sc)) {
+        const uint32_t *cand = NULL;
+        size_t n = hark_prefilter_candidates(pf, rules, sc->pf, &cand);
+        sc->pf_counters.n_posts++;
+        sc->pf_counters.n_candidates += n;
+        for (size_t i = 0; i < n; i++) {
+            apply_rule(&rules->rules[cand[i]], sc, item, &o);
         }
-        if (!eval(sc, r->match)) {
-            continue;
+    } else {
+        if (pf && !sc->is_prefilter_off) {
+            sc->pf_counters.n_fallbacks++;
         }
-        if (r->group >= 0) {
-            sc->group_hit[r->group] = 1;
-        }
-        record_match(sc, r, item);
-        item->rule_points += r->priority;
-        if (r->action > action) {
-            action = r->action;
-        }
-        if (r->action == HARK_ACTION_ENGAGE && r->route &&
-            (!route || r->priority > route_priority)) {
-            route = r->route;
-            route_priority = r->priority;
+        for (size_t i = 0; i < rules->n_rules; i++) {
+            apply_rule(&rules->rules[i], sc, item, &o);
         }
     }
-    item->action = action;
+    item->action = o.action;
     free(item->rule_route);
-    item->rule_route = hark_xstrdup(route);
+    item->rule_route = hark_xstrdup(o.route);
     apply_authors(rules, sc, item);
     free(item->rules_version);
     item->rules_version = hark_xstrdup(rules->version);
