@@ -45,6 +45,7 @@
 
 #include <sqlite3.h>
 
+#include "hark/idwin.h"
 #include "hark/log.h"
 
 #define SEP 0x1f
@@ -212,15 +213,6 @@ struct thread_table {
 };
 
 /* Applied observation ids: a set plus a ring in arrival order. */
-struct applied_set {
-    uint64_t *slots; /* 0 = empty */
-    size_t cap;
-    uint64_t *ring;
-    size_t window;
-    size_t ring_n;
-    size_t ring_head; /* the oldest when full */
-};
-
 enum decision_kind { DEC_ITEM = 0, DEC_ANSWER = 1 };
 
 /* What one observation decided about one item. */
@@ -277,7 +269,7 @@ struct hark_conv {
     sqlite3_stmt *prune_applied;
     sqlite3_stmt *prune_decisions;
     struct thread_table threads;
-    struct applied_set applied;
+    struct hark_idwin applied;
     int64_t next_ord;
     /* pending until the next commit */
     VEC(struct entry *) dirty;
@@ -300,15 +292,6 @@ static uint64_t mix64(uint64_t x)
 static uint64_t str_hash(const char *s)
 {
     return hark_hash64(s, strlen(s), HARK_HASH_SEED);
-}
-
-static size_t pow2_at_least(size_t n)
-{
-    size_t cap = 16;
-    while (cap < n) {
-        cap *= 2;
-    }
-    return cap;
 }
 
 /* ---- threads: open addressing, linear probing, power-of-two capacity ---- */
@@ -456,79 +439,6 @@ static void mark_dirty(struct hark_conv *conv, struct entry *e)
 }
 
 /* ---- applied set -------------------------------------------------------- */
-
-static void applied_init(struct applied_set *s, size_t window)
-{
-    s->window = window;
-    s->cap = pow2_at_least(window * 2);
-    s->slots = hark_xcalloc(s->cap, sizeof(*s->slots));
-    s->ring = hark_xcalloc(window, sizeof(*s->ring));
-}
-
-static void applied_cleanup(struct applied_set *s)
-{
-    free(s->slots);
-    free(s->ring);
-    memset(s, 0, sizeof(*s));
-}
-
-static size_t applied_home(const struct applied_set *s, uint64_t id)
-{
-    return (size_t)mix64(id) & (s->cap - 1);
-}
-
-static bool applied_has(const struct applied_set *s, uint64_t id)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = applied_home(s, id); s->slots[i]; i = (i + 1) & mask) {
-        if (s->slots[i] == id) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void applied_remove(struct applied_set *s, uint64_t id)
-{
-    size_t mask = s->cap - 1;
-    size_t i = applied_home(s, id);
-    while (s->slots[i] && s->slots[i] != id) {
-        i = (i + 1) & mask;
-    }
-    if (!s->slots[i]) {
-        return;
-    }
-    s->slots[i] = 0;
-    for (size_t j = (i + 1) & mask; s->slots[j]; j = (j + 1) & mask) {
-        size_t home = applied_home(s, s->slots[j]);
-        bool is_between = i <= j ? (home > i && home <= j)
-                                 : (home > i || home <= j);
-        if (!is_between) {
-            s->slots[i] = s->slots[j];
-            s->slots[j] = 0;
-            i = j;
-        }
-    }
-}
-
-/* Adds `id` (not present), forgetting the oldest when the ring is full. */
-static void applied_add(struct applied_set *s, uint64_t id)
-{
-    if (s->ring_n == s->window) {
-        applied_remove(s, s->ring[s->ring_head]);
-        s->ring[s->ring_head] = id;
-        s->ring_head = (s->ring_head + 1) % s->window;
-    } else {
-        s->ring[(s->ring_head + s->ring_n) % s->window] = id;
-        s->ring_n++;
-    }
-    size_t mask = s->cap - 1;
-    size_t i = applied_home(s, id);
-    while (s->slots[i]) {
-        i = (i + 1) & mask;
-    }
-    s->slots[i] = id;
-}
 
 /* ---- the store ---------------------------------------------------------- */
 
@@ -801,8 +711,8 @@ static hark_err_t load_applied(struct hark_conv *conv, char *errbuf,
     }
     sqlite3_finalize(s);
     for (size_t i = n; err == HARK_OK && i-- > 0;) {
-        if (ids[i] != 0 && !applied_has(&conv->applied, ids[i])) {
-            applied_add(&conv->applied, ids[i]);
+        if (ids[i] != 0 && !hark_idwin_has(&conv->applied, ids[i])) {
+            hark_idwin_add(&conv->applied, ids[i]);
         }
     }
     free(ids);
@@ -829,7 +739,7 @@ hark_err_t hark_conv_open(const char *state_dir,
     }
     conv->path = hark_xasprintf("%s/%s", dir, HARK_CONV_DB_NAME);
     conv->next_ord = 1;
-    applied_init(&conv->applied, conv->cfg.applied_window);
+    hark_idwin_init(&conv->applied, conv->cfg.applied_window);
     table_grow(&conv->threads);
     char errbuf[768];
     if (store_open(conv, errbuf, sizeof(errbuf)) != HARK_OK ||
@@ -895,7 +805,7 @@ void hark_conv_free(struct hark_conv *conv)
         }
     }
     free(conv->threads.slots);
-    applied_cleanup(&conv->applied);
+    hark_idwin_cleanup(&conv->applied);
     sqlite3_finalize(conv->upsert_item);
     sqlite3_finalize(conv->delete_item);
     sqlite3_finalize(conv->insert_applied);
@@ -1348,12 +1258,12 @@ hark_err_t hark_conv_observe(struct hark_conv *conv, struct hark_item *item,
         }
     }
     uint64_t obs = obs_id(event_id);
-    if (applied_has(&conv->applied, obs)) {
+    if (hark_idwin_has(&conv->applied, obs)) {
         free(key);
         return replay(conv, obs, item, out);
     }
     int64_t ord = conv->next_ord++;
-    applied_add(&conv->applied, obs);
+    hark_idwin_add(&conv->applied, obs);
     struct applied_row row = {.obs_id = obs, .ord = ord};
     VEC_PUSH(conv->new_ids, row);
     conv->stats.observed++;

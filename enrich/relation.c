@@ -49,6 +49,7 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "hark/idwin.h"
 #include "hark/log.h"
 #include "hark/score.h"
 #include "relation_int.h"
@@ -495,15 +496,6 @@ struct author_table {
 };
 
 /* Applied observation ids: a set plus a ring in arrival order. */
-struct applied_set {
-    uint64_t *slots; /* 0 = empty */
-    size_t cap;
-    uint64_t *ring;
-    size_t window;
-    size_t ring_n;
-    size_t ring_head; /* the oldest when full */
-};
-
 #define VEC(type)                                                              \
     struct {                                                                   \
         type *v;                                                               \
@@ -526,7 +518,7 @@ struct hark_relation {
     char *path;
     struct hark_rel_store *store;
     struct author_table authors;
-    struct applied_set applied;
+    struct hark_idwin applied;
     /* pending until the next commit */
     VEC(struct hark_rel_author *) dirty;
     VEC(char *) deleted;
@@ -552,15 +544,6 @@ static uint64_t mix64(uint64_t x)
 static uint64_t str_hash(const char *s)
 {
     return hark_hash64(s, strlen(s), HARK_HASH_SEED);
-}
-
-static size_t pow2_at_least(size_t n)
-{
-    size_t cap = 16;
-    while (cap < n) {
-        cap *= 2;
-    }
-    return cap;
 }
 
 static struct hark_rel_author **table_slot(struct author_table *t,
@@ -637,84 +620,11 @@ static void table_remove(struct author_table *t, struct hark_rel_author *a)
     }
 }
 
-static void applied_init(struct applied_set *s, size_t window)
-{
-    s->window = window;
-    s->cap = pow2_at_least(window * 2);
-    s->slots = hark_xcalloc(s->cap, sizeof(*s->slots));
-    s->ring = hark_xcalloc(window, sizeof(*s->ring));
-}
-
-static void applied_cleanup(struct applied_set *s)
-{
-    free(s->slots);
-    free(s->ring);
-    memset(s, 0, sizeof(*s));
-}
-
-static size_t applied_home(const struct applied_set *s, uint64_t id)
-{
-    return (size_t)mix64(id) & (s->cap - 1);
-}
-
-static bool applied_has(const struct applied_set *s, uint64_t id)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = applied_home(s, id); s->slots[i]; i = (i + 1) & mask) {
-        if (s->slots[i] == id) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void applied_remove(struct applied_set *s, uint64_t id)
-{
-    size_t mask = s->cap - 1;
-    size_t i = applied_home(s, id);
-    while (s->slots[i] && s->slots[i] != id) {
-        i = (i + 1) & mask;
-    }
-    if (!s->slots[i]) {
-        return;
-    }
-    s->slots[i] = 0;
-    for (size_t j = (i + 1) & mask; s->slots[j]; j = (j + 1) & mask) {
-        size_t home = applied_home(s, s->slots[j]);
-        bool is_between = i <= j ? (home > i && home <= j)
-                                 : (home > i || home <= j);
-        if (!is_between) {
-            s->slots[i] = s->slots[j];
-            s->slots[j] = 0;
-            i = j;
-        }
-    }
-}
-
-/* Adds `id` (not present), forgetting the oldest when the ring is full. */
-static void applied_add(struct applied_set *s, uint64_t id)
-{
-    if (s->ring_n == s->window) {
-        applied_remove(s, s->ring[s->ring_head]);
-        s->ring[s->ring_head] = id;
-        s->ring_head = (s->ring_head + 1) % s->window;
-    } else {
-        s->ring[(s->ring_head + s->ring_n) % s->window] = id;
-        s->ring_n++;
-    }
-    size_t mask = s->cap - 1;
-    size_t i = applied_home(s, id);
-    while (s->slots[i]) {
-        i = (i + 1) & mask;
-    }
-    s->slots[i] = id;
-}
-
 static void on_loaded_id(void *opaque, uint64_t id)
 {
     struct hark_relation *rel = opaque;
-    if (id != 0 && !applied_has(&rel->applied, id)) {
-        applied_add(&rel->applied, id);
+    if (id != 0 && !hark_idwin_has(&rel->applied, id)) {
+        hark_idwin_add(&rel->applied, id);
     }
 }
 
@@ -775,7 +685,7 @@ hark_err_t hark_relation_open(const char *state_dir,
     cfg_copy(&rel->cfg, cfg);
     set_weights(rel, score);
     rel->path = hark_xasprintf("%s/%s", dir, HARK_RELATION_DB_NAME);
-    applied_init(&rel->applied, cfg->applied_window >= MIN_WINDOW
+    hark_idwin_init(&rel->applied, cfg->applied_window >= MIN_WINDOW
                                     ? cfg->applied_window
                                     : MIN_WINDOW);
     table_grow(&rel->authors);
@@ -849,7 +759,7 @@ void hark_relation_free(struct hark_relation *rel)
         hark_rel_author_free(rel->authors.slots[i]);
     }
     free(rel->authors.slots);
-    applied_cleanup(&rel->applied);
+    hark_idwin_cleanup(&rel->applied);
     hark_rel_store_close(rel->store);
     hark_relation_cfg_cleanup(&rel->cfg);
     free(rel->path);
@@ -1624,10 +1534,10 @@ hark_err_t hark_relation_observe(struct hark_relation *rel,
         return HARK_OK;
     }
     uint64_t obs = obs_id(event_id);
-    if (applied_has(&rel->applied, obs)) {
+    if (hark_idwin_has(&rel->applied, obs)) {
         return replay(rel, obs, out);
     }
-    applied_add(&rel->applied, obs);
+    hark_idwin_add(&rel->applied, obs);
     VEC_PUSH(rel->new_ids, obs);
     rel->stats.observed++;
 
