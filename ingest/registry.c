@@ -9,6 +9,7 @@
 #include "hark/source.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,4 +182,26 @@ hark_err_t hark_response_json(const struct hark_response *resp,
         return HARK_EINVAL;
     }
     return HARK_OK;
+}
+
+void hark_errbuf_printf(char *errbuf, size_t errbuf_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (errbuf && errbuf_len > 0) {
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
+        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
+    }
+    va_end(ap);
+}
+
+char *hark_json_dup_repaired(const struct hark_json *v, unsigned *n_repaired)
+{
+    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
+        return NULL;
+    }
+    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
+        return hark_xstrndup(v->s, v->s_len);
+    }
+    return hark_utf8_repair(v->s, v->s_len, n_repaired);
 }

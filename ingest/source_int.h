@@ -78,4 +78,15 @@ HARK_MUST_CHECK hark_err_t hark_response_json(const struct hark_response *resp,
                                               struct hark_json_doc **doc,
                                               char *errbuf, size_t errbuf_len);
 
+/* vsnprintf into errbuf (NULL or 0 bytes: nothing). */
+void hark_errbuf_printf(char *errbuf, size_t errbuf_len, const char *fmt, ...)
+    HARK_PRINTF(3, 4);
+
+/*
+ * A copy of a non-empty JSON string, with invalid UTF-8 and NUL bytes
+ * replaced by U+FFFD (counted in *n_repaired, which may be NULL); NULL for
+ * a missing, empty or non-string value. The caller frees it.
+ */
+char *hark_json_dup_repaired(const struct hark_json *v, unsigned *n_repaired);
+
 #endif /* HARK_SOURCE_INT_H */

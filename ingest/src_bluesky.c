@@ -418,17 +418,6 @@ static bool is_old(const struct mark *m, int64_t ms, const char *id)
 
 /* ---- posts ---- */
 
-static char *str_dup(const struct hark_json *v, unsigned *n_repaired)
-{
-    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
-        return NULL;
-    }
-    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
-        return hark_xstrndup(v->s, v->s_len);
-    }
-    return hark_utf8_repair(v->s, v->s_len, n_repaired);
-}
-
 static bool strv_has(const struct hark_strv *sv, const char *s)
 {
     for (size_t i = 0; i < sv->n; i++) {
@@ -674,26 +663,26 @@ static struct hark_post *view_post(const struct bluesky *b,
     post->url = web_url(uri, hark_json_str(handle), did);
     const struct hark_json *langs = hark_json_get(record, "langs");
     if (langs && langs->type == HARK_JSON_ARRAY && langs->n > 0) {
-        post->lang = str_dup(langs->items[0], rep);
+        post->lang = hark_json_dup_repaired(langs->items[0], rep);
     }
-    char *text = str_dup(hark_json_get(record, "text"), rep);
+    char *text = hark_json_dup_repaired(hark_json_get(record, "text"), rep);
     if (text) {
         free(post->text);
         post->text = text;
     }
     post->author.id = hark_xstrdup(did);
-    post->author.handle = str_dup(handle, rep);
+    post->author.handle = hark_json_dup_repaired(handle, rep);
     post->author.display_name =
-        str_dup(hark_json_get(author, "displayName"), rep);
+        hark_json_dup_repaired(hark_json_get(author, "displayName"), rep);
     post->author.followers = -1; /* not in a PostView */
     add_facets(post, record);
     add_embed_link(post, record);
 
     const struct hark_json *reply = hark_json_get(record, "reply");
     post->in_reply_to =
-        str_dup(hark_json_get(hark_json_get(reply, "parent"), "uri"), rep);
+        hark_json_dup_repaired(hark_json_get(hark_json_get(reply, "parent"), "uri"), rep);
     post->conversation_id =
-        str_dup(hark_json_get(hark_json_get(reply, "root"), "uri"), rep);
+        hark_json_dup_repaired(hark_json_get(hark_json_get(reply, "root"), "uri"), rep);
     if (!post->conversation_id) {
         post->conversation_id = hark_xstrdup(uri);
     }
@@ -715,7 +704,7 @@ static struct hark_post *view_post(const struct bluesky *b,
                                         repost_at);
         free(post->created_at);
         post->created_at = repost_at;
-        post->reposted_by = str_dup(hark_json_get(by, "handle"), rep);
+        post->reposted_by = hark_json_dup_repaired(hark_json_get(by, "handle"), rep);
         if (!post->reposted_by) {
             post->reposted_by = hark_xstrdup(by_did);
         }
@@ -746,20 +735,6 @@ static void read_rate(const struct hark_response *resp, struct hark_rate *rate)
     int64_t reset = header_count(resp, "ratelimit-reset"); /* epoch s */
     rate->reset_at_ms = reset > 0 ? reset * 1000 : -1;
     rate->retry_after_ms = -1; /* the engine reads Retry-After */
-}
-
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-    HARK_PRINTF(3, 4);
-
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errbuf && errbuf_len > 0) {
-        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
-        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
-    }
-    va_end(ap);
 }
 
 struct walk {
@@ -832,7 +807,7 @@ static hark_err_t bluesky_parse(void *state,
     memset(page, 0, sizeof(*page));
     read_rate(resp, &page->rate);
     page->is_forward = false;
-    set_err(errbuf, errbuf_len, "%s", "");
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
     if (hark_response_json(resp, "a JSON object", &doc, errbuf, errbuf_len) != HARK_OK) {
         return HARK_EINVAL;
     }
@@ -843,7 +818,7 @@ static hark_err_t bluesky_parse(void *state,
         /* XRPC errors: {"error": "InvalidRequest", "message": "..."} */
         const char *e = hark_json_str(hark_json_get(root, "error"));
         const char *msg = hark_json_str(hark_json_get(root, "message"));
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "expected an object with a \"%s\" array, got %s%s%.100s%s"
                 "%.200s%s",
                 list_key, hark_json_type_name(root->type),
@@ -875,19 +850,19 @@ static hark_err_t bluesky_parse(void *state,
     if (has_more && b->page_index + 1 < max) {
         page->next_token = hark_xstrdup(next);
     } else if (has_more && w.mark.is_set) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "stopped after %d pages (max_pages) without reaching the "
                 "committed mark \"%s\": posts between it and the oldest "
                 "post read were skipped",
                 b->max_pages, b->mark);
     }
     if (!is_mark_ok) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "cursor \"%.80s\" is not \"<time>|<uri>\"; read as a first "
                 "run",
                 b->mark);
     } else if (w.n_skipped > 0) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "skipped %zu of %zu items (first: item %zu, %s)", w.n_skipped,
                 items->n, w.first_skipped, w.why);
     }

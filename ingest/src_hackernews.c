@@ -75,39 +75,13 @@ static const struct hark_cfgmap hn_cfgmap[] = {
 
 /* ---- small helpers ---- */
 
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-    HARK_PRINTF(3, 4);
-
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errbuf && errbuf_len > 0) {
-        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
-        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
-    }
-    va_end(ap);
-}
-
-/* A copy of a non-empty JSON string, repaired to UTF-8; else NULL. */
-static char *str_dup(const struct hark_json *v, unsigned *n_repaired)
-{
-    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
-        return NULL;
-    }
-    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
-        return hark_xstrndup(v->s, v->s_len);
-    }
-    return hark_utf8_repair(v->s, v->s_len, n_repaired);
-}
-
 /* An id given as a number (story_id, parent_id) or a string. */
 static char *id_dup(const struct hark_json *v, unsigned *n_repaired)
 {
     if (v && v->type == HARK_JSON_INTEGER && v->i >= 0) {
         return hark_xasprintf("%lld", (long long)v->i);
     }
-    return str_dup(v, n_repaired);
+    return hark_json_dup_repaired(v, n_repaired);
 }
 
 static bool is_digits(const char *s, size_t n)
@@ -468,7 +442,7 @@ static struct hark_post *hit_post(const struct hackernews *h,
 
     if (!is_comment) {
         /* The story's own link first, then those in its text. */
-        char *link = str_dup(hark_json_get(hit, "url"), rep);
+        char *link = hark_json_dup_repaired(hark_json_get(hit, "url"), rep);
         if (link) {
             link_add(post, link);
             free(link);
@@ -480,17 +454,17 @@ static struct hark_post *hit_post(const struct hackernews *h,
         free(post->text);
         post->text = text;
     }
-    post->author.id = str_dup(hark_json_get(hit, "author"), rep);
+    post->author.id = hark_json_dup_repaired(hark_json_get(hit, "author"), rep);
     post->author.handle = hark_xstrdup(post->author.id);
     post->author.display_name = hark_xstrdup(post->author.id);
     if (is_comment) {
         post->kind = HARK_KIND_COMMENT;
-        post->title = str_dup(hark_json_get(hit, "story_title"), rep);
+        post->title = hark_json_dup_repaired(hark_json_get(hit, "story_title"), rep);
         post->in_reply_to = id_dup(hark_json_get(hit, "parent_id"), rep);
         post->conversation_id = id_dup(hark_json_get(hit, "story_id"), rep);
     } else {
         post->kind = HARK_KIND_POST;
-        post->title = str_dup(hark_json_get(hit, "title"), rep);
+        post->title = hark_json_dup_repaired(hark_json_get(hit, "title"), rep);
         post->conversation_id = hark_xstrdup(key->id);
     }
     post->likes = count_of(hit, "points");
@@ -611,7 +585,7 @@ static void next_page(struct hackernews *h,
     }
     char oldest[32];
     hark_time_format(w->oldest.time_s * 1000, oldest);
-    set_err(errbuf, errbuf_len,
+    hark_errbuf_printf(errbuf, errbuf_len,
             "gap: Algolia serves %lld hits of a query and all of them "
             "fall in one second, %s (created_at_i %lld); hits of that "
             "second and older, back to the cursor %s, may be missing",
@@ -634,7 +608,7 @@ static hark_err_t hn_parse(void *state,
     page->rate.reset_at_ms = -1;
     page->rate.retry_after_ms = -1;
     page->is_forward = false;
-    set_err(errbuf, errbuf_len, "%s", "");
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
 
     if (hark_response_json(resp, "search results", &doc, errbuf, errbuf_len) != HARK_OK) {
         return HARK_EINVAL;
@@ -644,7 +618,7 @@ static hark_err_t hn_parse(void *state,
     if (root->type != HARK_JSON_OBJECT || !hits ||
         hits->type != HARK_JSON_ARRAY) {
         const char *msg = hark_json_str(hark_json_get(root, "message"));
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "expected search results ({\"hits\": [...]}), got %s%s%.200s%s",
                 hark_json_type_name(root->type), msg ? " (message: \"" : "",
                 msg ? msg : "", msg ? "\")" : "");
@@ -681,7 +655,7 @@ static hark_err_t hn_parse(void *state,
     }
     next_page(h, root, hits, &w, page, errbuf, errbuf_len);
     if (w.n_skipped > 0 && errbuf && errbuf_len > 0 && !errbuf[0]) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "skipped %zu of %zu hits (first: hit %zu, %s)", w.n_skipped,
                 hits->n, w.first_skipped, w.why);
     }

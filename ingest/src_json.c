@@ -707,24 +707,13 @@ static hark_err_t json_request_headers(void *state,
 
 /* ---- items ---- */
 
-static char *str_dup(const struct hark_json *v, unsigned *n_repaired)
-{
-    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
-        return NULL;
-    }
-    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
-        return hark_xstrndup(v->s, v->s_len);
-    }
-    return hark_utf8_repair(v->s, v->s_len, n_repaired);
-}
-
 /* A string, or an integer written in decimal; else NULL. */
 static char *scalar_dup(const struct hark_json *v, unsigned *n_repaired)
 {
     if (v && v->type == HARK_JSON_INTEGER) {
         return hark_xasprintf("%lld", (long long)v->i);
     }
-    return str_dup(v, n_repaired);
+    return hark_json_dup_repaired(v, n_repaired);
 }
 
 /* A time (RFC 3339 string, or epoch seconds or milliseconds), or -1. */
@@ -775,7 +764,7 @@ static struct hark_post *item_post(const struct json_src *j,
     }
     post->platform = hark_xstrdup(j->platform);
     post->source = hark_xstrdup(j->name);
-    char *text = str_dup(field(j, item, F_TEXT), rep);
+    char *text = hark_json_dup_repaired(field(j, item, F_TEXT), rep);
     if (text) {
         free(post->text);
         post->text = text;
@@ -792,11 +781,11 @@ static struct hark_post *item_post(const struct json_src *j,
         }
     }
     post->author.id = scalar_dup(field(j, item, F_AUTHOR_ID), rep);
-    post->author.handle = str_dup(field(j, item, F_AUTHOR_HANDLE), rep);
-    post->author.display_name = str_dup(field(j, item, F_AUTHOR_NAME), rep);
-    post->url = str_dup(field(j, item, F_URL), rep);
-    post->title = str_dup(field(j, item, F_TITLE), rep);
-    post->lang = str_dup(field(j, item, F_LANG), rep);
+    post->author.handle = hark_json_dup_repaired(field(j, item, F_AUTHOR_HANDLE), rep);
+    post->author.display_name = hark_json_dup_repaired(field(j, item, F_AUTHOR_NAME), rep);
+    post->url = hark_json_dup_repaired(field(j, item, F_URL), rep);
+    post->title = hark_json_dup_repaired(field(j, item, F_TITLE), rep);
+    post->lang = hark_json_dup_repaired(field(j, item, F_LANG), rep);
     post->in_reply_to = scalar_dup(field(j, item, F_IN_REPLY_TO), rep);
     post->conversation_id = hark_xstrdup(post->in_reply_to ? post->in_reply_to
                                                            : post->id);
@@ -872,22 +861,6 @@ static void read_rate(const struct hark_response *resp, struct hark_rate *rate)
     }
 }
 
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-    HARK_PRINTF(3, 4);
-
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errbuf && errbuf_len > 0) {
-        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
-        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
-    }
-    va_end(ap);
-}
-
-
-
 /* The items array; NULL with errbuf set when the page is unusable. */
 static const struct hark_json *find_items(const struct json_src *j,
                                           const struct hark_json *root,
@@ -917,7 +890,7 @@ static const struct hark_json *find_items(const struct json_src *j,
     if (!msg && e) {
         msg = hark_json_str(hark_json_get(e, "message"));
     }
-    set_err(errbuf, errbuf_len, "expected an array at \"%s\", got %s%s%.200s%s",
+    hark_errbuf_printf(errbuf, errbuf_len, "expected an array at \"%s\", got %s%s%.200s%s",
             j->items, items ? hark_json_type_name(items->type) : "nothing",
             e ? " (error: \"" : "", msg ? msg : "", e ? "\")" : "");
     return NULL;
@@ -961,7 +934,7 @@ static hark_err_t json_parse(void *state,
     memset(page, 0, sizeof(*page));
     read_rate(resp, &page->rate);
     page->is_forward = j->is_oldest_first;
-    set_err(errbuf, errbuf_len, "%s", "");
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
     if (hark_response_json(resp, "JSON", &doc, errbuf, errbuf_len) != HARK_OK) {
         return HARK_EINVAL;
     }
@@ -1025,7 +998,7 @@ static hark_err_t json_parse(void *state,
         page->next_token = next;
         next = NULL;
     } else if (next && m.is_set && !j->is_oldest_first) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "stopped after %d pages (max_pages) without reaching the "
                 "committed mark \"%.100s\": items between it and the oldest "
                 "one read were skipped",
@@ -1033,12 +1006,12 @@ static hark_err_t json_parse(void *state,
     }
     free(next);
     if (!is_mark_ok) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "cursor \"%.80s\" is not a mark of this source (\"%s\"); "
                 "read as a first run",
                 j->mark, j->key == KEY_TIME ? "t:<time>|<id>" : "id:<value>");
     } else if (n_skipped > 0) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "skipped %zu of %zu items (first: item %zu, %s)", n_skipped,
                 n_items, first_skipped, why);
     }

@@ -371,25 +371,13 @@ static hark_err_t mastodon_build_url(void *state,
 
 /* ---- statuses ---- */
 
-/* A copy of a non-empty JSON string, repaired to UTF-8; else NULL. */
-static char *str_dup(const struct hark_json *v, unsigned *n_repaired)
-{
-    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
-        return NULL;
-    }
-    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
-        return hark_xstrndup(v->s, v->s_len);
-    }
-    return hark_utf8_repair(v->s, v->s_len, n_repaired);
-}
-
 /* An id given as a string or (old servers) a number; NULL if neither. */
 static char *id_dup(const struct hark_json *v, unsigned *n_repaired)
 {
     if (v && v->type == HARK_JSON_INTEGER && v->i >= 0) {
         return hark_xasprintf("%lld", (long long)v->i);
     }
-    return str_dup(v, n_repaired);
+    return hark_json_dup_repaired(v, n_repaired);
 }
 
 static bool has_id(const struct hark_json *v)
@@ -403,7 +391,7 @@ static char *acct_dup(const struct mastodon *m,
                       const struct hark_json *v,
                       unsigned *n_repaired)
 {
-    char *acct = str_dup(v, n_repaired);
+    char *acct = hark_json_dup_repaired(v, n_repaired);
     if (!acct) {
         return NULL;
     }
@@ -509,7 +497,7 @@ static void add_names(struct hark_strv *sv,
         return;
     }
     for (size_t i = 0; i < arr->n; i++) {
-        char *name = str_dup(hark_json_get(arr->items[i], "name"), n_repaired);
+        char *name = hark_json_dup_repaired(hark_json_get(arr->items[i], "name"), n_repaired);
         if (name) {
             const char *p = name[0] == '#' ? name + 1 : name;
             if (*p && !strv_has(sv, p)) {
@@ -590,14 +578,14 @@ static struct hark_post *status_post(const struct mastodon *m,
     post->id = id_dup(hark_json_get(st, "id"), rep);
     post->platform = hark_xstrdup("mastodon");
     post->source = hark_xstrdup(m->name);
-    post->created_at = str_dup(hark_json_get(st, "created_at"), rep);
-    post->edited_at = str_dup(hark_json_get(src, "edited_at"), rep);
-    post->url = str_dup(hark_json_get(src, "url"), rep);
+    post->created_at = hark_json_dup_repaired(hark_json_get(st, "created_at"), rep);
+    post->edited_at = hark_json_dup_repaired(hark_json_get(src, "edited_at"), rep);
+    post->url = hark_json_dup_repaired(hark_json_get(src, "url"), rep);
     if (!post->url) {
-        post->url = str_dup(hark_json_get(src, "uri"), rep);
+        post->url = hark_json_dup_repaired(hark_json_get(src, "uri"), rep);
     }
-    post->lang = str_dup(hark_json_get(src, "language"), rep);
-    post->spoiler_text = str_dup(hark_json_get(src, "spoiler_text"), rep);
+    post->lang = hark_json_dup_repaired(hark_json_get(src, "language"), rep);
+    post->spoiler_text = hark_json_dup_repaired(hark_json_get(src, "spoiler_text"), rep);
 
     struct links links = {hark_json_get(src, "mentions"),
                           hark_json_get(src, "tags"), post};
@@ -616,7 +604,7 @@ static struct hark_post *status_post(const struct mastodon *m,
     post->author.id = id_dup(hark_json_get(account, "id"), rep);
     post->author.handle = acct_dup(m, hark_json_get(account, "acct"), rep);
     post->author.display_name =
-        str_dup(hark_json_get(account, "display_name"), rep);
+        hark_json_dup_repaired(hark_json_get(account, "display_name"), rep);
     post->author.followers =
         hark_json_int(hark_json_get(account, "followers_count"), -1);
 
@@ -715,20 +703,6 @@ static size_t request_limit(const struct mastodon *m,
     return (size_t)(n < MASTODON_MAX_LIMIT ? n : MASTODON_MAX_LIMIT);
 }
 
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-    HARK_PRINTF(3, 4);
-
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errbuf && errbuf_len > 0) {
-        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
-        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
-    }
-    va_end(ap);
-}
-
 /* Fails the page when the body is not JSON at all (an HTML error page). */
 static bool looks_like_json(const struct hark_response *resp,
                             char *errbuf,
@@ -741,7 +715,7 @@ static bool looks_like_json(const struct hark_response *resp,
         i++;
     }
     if (!resp->body || i == resp->body_len) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "empty body; expected a JSON array of "
                 "statuses");
         return false;
@@ -750,7 +724,7 @@ static bool looks_like_json(const struct hark_response *resp,
         char excerpt[64];
         body_excerpt(resp->body + i, resp->body_len - i, excerpt);
         const char *type = hark_response_header(resp, "content-type");
-        set_err(errbuf, errbuf_len, "not JSON (%s?): body starts \"%s\"",
+        hark_errbuf_printf(errbuf, errbuf_len, "not JSON (%s?): body starts \"%s\"",
                 type ? type : "text/html", excerpt);
         return false;
     }
@@ -818,7 +792,7 @@ static hark_err_t mastodon_parse(void *state,
     memset(page, 0, sizeof(*page));
     read_rate(resp, &page->rate);
     page->is_forward = true;
-    set_err(errbuf, errbuf_len, "%s", "");
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
 
     if (!looks_like_json(resp, errbuf, errbuf_len)) {
         return HARK_EINVAL;
@@ -828,14 +802,14 @@ static hark_err_t mastodon_parse(void *state,
     size_t err_offset = 0;
     if (hark_json_parse(resp->body, resp->body_len, resp->url, &opts, &doc,
                         parse_err, sizeof(parse_err), &err_offset) != HARK_OK) {
-        set_err(errbuf, errbuf_len, "invalid JSON at byte %zu of %zu: %s",
+        hark_errbuf_printf(errbuf, errbuf_len, "invalid JSON at byte %zu of %zu: %s",
                 err_offset, resp->body_len, parse_err);
         return HARK_EINVAL;
     }
     const struct hark_json *root = doc->root;
     if (root->type != HARK_JSON_ARRAY) {
         const char *msg = hark_json_str(hark_json_get(root, "error"));
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "expected a JSON array of statuses, got %s%s%.200s%s",
                 hark_json_type_name(root->type), msg ? " (error: \"" : "",
                 msg ? msg : "", msg ? "\")" : "");
@@ -863,7 +837,7 @@ static hark_err_t mastodon_parse(void *state,
         }
     }
     if (skip.n > 0) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "skipped %zu of %zu statuses (first: item %zu, %s)", skip.n,
                 root->n, skip.first, skip.why);
     }
@@ -1022,12 +996,12 @@ static hark_err_t mastodon_feed(void *state, const char *data, size_t len,
     struct mastodon *m = state;
     struct feed_ctx fc = {m, page, 0, errbuf, errbuf_len};
     page->is_forward = true;
-    set_err(errbuf, errbuf_len, "%s", "");
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
     hark_sse_feed(&m->sse, data, len, on_stream_msg, &fc);
     if (fc.n_bad > 1) {
         size_t n = errbuf ? strlen(errbuf) : 0;
         if (n < errbuf_len) {
-            set_err(errbuf + n, errbuf_len - n, " (and %zu more)",
+            hark_errbuf_printf(errbuf + n, errbuf_len - n, " (and %zu more)",
                     fc.n_bad - 1);
         }
     }

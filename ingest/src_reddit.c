@@ -119,32 +119,6 @@ static const struct hark_cfgmap reddit_cfgmap[] = {
 
 /* ---- small helpers ---- */
 
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-    HARK_PRINTF(3, 4);
-
-static void set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errbuf && errbuf_len > 0) {
-        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started */
-        (void)vsnprintf(errbuf, errbuf_len, fmt, ap);
-    }
-    va_end(ap);
-}
-
-/* A copy of a non-empty JSON string, repaired to UTF-8; else NULL. */
-static char *str_dup(const struct hark_json *v, unsigned *n_repaired)
-{
-    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
-        return NULL;
-    }
-    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
-        return hark_xstrndup(v->s, v->s_len);
-    }
-    return hark_utf8_repair(v->s, v->s_len, n_repaired);
-}
-
 static bool is_sub_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -534,7 +508,7 @@ static char *item_url(const struct hark_json *d,
 {
     const char *permalink = hark_json_str(hark_json_get(d, "permalink"));
     if (permalink && permalink[0] == '/') {
-        char *p = str_dup(hark_json_get(d, "permalink"), rep);
+        char *p = hark_json_dup_repaired(hark_json_get(d, "permalink"), rep);
         char *url = hark_xasprintf("%s%s", REDDIT_WWW, p);
         free(p);
         return url;
@@ -581,34 +555,34 @@ static struct hark_post *thing_post(const struct reddit *r,
         /* A tombstone: the events carry only id and platform. */
         post->is_deleted = true;
     } else {
-        char *t = str_dup(hark_json_get(d, text_key), rep);
+        char *t = hark_json_dup_repaired(hark_json_get(d, text_key), rep);
         if (t) {
             free(post->text);
             post->text = t;
         }
     }
     post->title =
-        str_dup(hark_json_get(d, is_comment ? "link_title" : "title"), rep);
+        hark_json_dup_repaired(hark_json_get(d, is_comment ? "link_title" : "title"), rep);
 
     if (author && strcmp(author, "[deleted]") != 0) {
-        post->author.handle = str_dup(hark_json_get(d, "author"), rep);
+        post->author.handle = hark_json_dup_repaired(hark_json_get(d, "author"), rep);
         post->author.display_name = hark_xstrdup(post->author.handle);
         /* t2_ ids since 2018; before that the name (unique, permanent). */
-        post->author.id = str_dup(hark_json_get(d, "author_fullname"), rep);
+        post->author.id = hark_json_dup_repaired(hark_json_get(d, "author_fullname"), rep);
         if (!post->author.id) {
             post->author.id = hark_xstrdup(post->author.handle);
         }
     }
 
     if (is_comment) {
-        post->in_reply_to = str_dup(hark_json_get(d, "parent_id"), rep);
-        post->conversation_id = str_dup(hark_json_get(d, "link_id"), rep);
+        post->in_reply_to = hark_json_dup_repaired(hark_json_get(d, "parent_id"), rep);
+        post->conversation_id = hark_json_dup_repaired(hark_json_get(d, "link_id"), rep);
     } else {
         post->conversation_id = hark_xstrdup(name);
         const char *link = hark_json_str(hark_json_get(d, "url"));
         if (!hark_json_bool(hark_json_get(d, "is_self"), false) && link &&
             *link) {
-            char *l = str_dup(hark_json_get(d, "url"), rep);
+            char *l = hark_json_dup_repaired(hark_json_get(d, "url"), rep);
             hark_strv_add(&post->links, l, strlen(l));
             free(l);
         }
@@ -653,7 +627,7 @@ static const struct hark_json *listing_children(const struct hark_json *root,
                                                 size_t errbuf_len)
 {
     if (root->type != HARK_JSON_OBJECT) {
-        set_err(errbuf, errbuf_len, "expected a Listing object, got %s",
+        hark_errbuf_printf(errbuf, errbuf_len, "expected a Listing object, got %s",
                 hark_json_type_name(root->type));
         return NULL;
     }
@@ -661,7 +635,7 @@ static const struct hark_json *listing_children(const struct hark_json *root,
     if (error) {
         /* {"message": "Forbidden", "error": 403}, even with status 200 */
         const char *msg = hark_json_str(hark_json_get(root, "message"));
-        set_err(errbuf, errbuf_len, "reddit reported error %lld \"%.200s\"",
+        hark_errbuf_printf(errbuf, errbuf_len, "reddit reported error %lld \"%.200s\"",
                 (long long)hark_json_int(error, -1), msg ? msg : "");
         return NULL;
     }
@@ -670,7 +644,7 @@ static const struct hark_json *listing_children(const struct hark_json *root,
     const struct hark_json *children = hark_json_get(*data, "children");
     if (!kind || strcmp(kind, "Listing") != 0 || !children ||
         children->type != HARK_JSON_ARRAY) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "expected a Listing ({\"kind\": \"Listing\", \"data\": "
                 "{\"children\": [...]}}), got kind \"%.40s\"",
                 kind ? kind : "(none)");
@@ -783,7 +757,7 @@ static void next_page(struct reddit *r,
     if (r->cursor.time_s >= 0) {
         hark_time_format(r->cursor.time_s * 1000, cursor_at);
     }
-    set_err(errbuf, errbuf_len,
+    hark_errbuf_printf(errbuf, errbuf_len,
             "gap: the listing ended (%s) after %zu items without reaching "
             "the cursor %s; items from %s back to %s could not be read",
             has_after ? "page cap" : "Reddit's depth limit, after=null",
@@ -804,7 +778,7 @@ static hark_err_t reddit_parse(void *state,
     memset(page, 0, sizeof(*page));
     read_rate(resp, &page->rate);
     page->is_forward = false;
-    set_err(errbuf, errbuf_len, "%s", "");
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
 
     if (hark_response_json(resp, "a Listing", &doc, errbuf, errbuf_len) != HARK_OK) {
         return HARK_EINVAL;
@@ -842,7 +816,7 @@ static hark_err_t reddit_parse(void *state,
     }
     next_page(r, data, requested_after, &w, page, errbuf, errbuf_len);
     if (w.n_skipped > 0 && errbuf && errbuf_len > 0 && !errbuf[0]) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "skipped %zu of %zu listing children (first: child %zu, %s)",
                 w.n_skipped, children->n, w.first_skipped, w.why);
     }
@@ -884,7 +858,7 @@ cred_get(const char *env, const char *role, char *errbuf, size_t errbuf_len)
 {
     const char *v = getenv(env);
     if (!v || !*v) {
-        set_err(errbuf, errbuf_len, "environment variable %s (%s) is not set",
+        hark_errbuf_printf(errbuf, errbuf_len, "environment variable %s (%s) is not set",
                 env, role);
         return NULL;
     }
@@ -901,7 +875,7 @@ static hark_err_t reddit_token_request(void *state,
     static const char basic[] = "Authorization: Basic ";
     struct reddit *r = state;
     if (!has_credentials(r)) {
-        set_err(errbuf, errbuf_len, "no client credentials configured");
+        hark_errbuf_printf(errbuf, errbuf_len, "no client credentials configured");
         return HARK_EINVAL;
     }
     const char *id =
@@ -914,7 +888,7 @@ static hark_err_t reddit_token_request(void *state,
     }
     if (strchr(id, ':')) {
         /* RFC 7617: the user-id of Basic authentication has no ':'. */
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "environment variable %s (client_id_env) holds a ':'; a "
                 "client id cannot",
                 r->client_id_env);
@@ -928,7 +902,7 @@ static hark_err_t reddit_token_request(void *state,
                            sizeof(REDDIT_TOKEN_BODY) - 1);
     }
     if (err != HARK_OK) {
-        set_err(errbuf, errbuf_len, "token request too large");
+        hark_errbuf_printf(errbuf, errbuf_len, "token request too large");
         return err;
     }
 
@@ -987,7 +961,7 @@ token_check(const struct hark_json *root, char *errbuf, size_t errbuf_len)
 {
     char text[64];
     if (root->type != HARK_JSON_OBJECT) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "token response: expected an object, got %s",
                 hark_json_type_name(root->type));
         return false;
@@ -1000,21 +974,21 @@ token_check(const struct hark_json *root, char *errbuf, size_t errbuf_len)
             msg = hark_json_str(hark_json_get(root, "message"));
         }
         safe_text(msg, text);
-        set_err(errbuf, errbuf_len, "token endpoint reported error \"%s\"",
+        hark_errbuf_printf(errbuf, errbuf_len, "token endpoint reported error \"%s\"",
                 text);
         return false;
     }
     const struct hark_json *tok = hark_json_get(root, "access_token");
     if (!tok || tok->type != HARK_JSON_STRING ||
         !is_token_text(tok->s, tok->s_len)) {
-        set_err(errbuf, errbuf_len, "token response: %s \"access_token\"",
+        hark_errbuf_printf(errbuf, errbuf_len, "token response: %s \"access_token\"",
                 tok ? "unusable" : "no");
         return false;
     }
     const char *type = hark_json_str(hark_json_get(root, "token_type"));
     if (!type || strcasecmp(type, "bearer") != 0) {
         safe_text(type, text);
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "token response: \"token_type\" is \"%s\", expected "
                 "\"bearer\"",
                 type ? text : "(none)");
@@ -1022,7 +996,7 @@ token_check(const struct hark_json *root, char *errbuf, size_t errbuf_len)
     }
     const struct hark_json *exp = hark_json_get(root, "expires_in");
     if (!exp || !(exp->type & HARK_JSON_NUMBER) || exp->d < 1 || exp->d > 1e9) {
-        set_err(errbuf, errbuf_len,
+        hark_errbuf_printf(errbuf, errbuf_len,
                 "token response: %s \"expires_in\" (seconds)",
                 exp ? "unusable" : "no");
         return false;
@@ -1039,7 +1013,7 @@ static hark_err_t reddit_token_parse(void *state,
     struct reddit *r = state;
     struct hark_json_doc *doc = NULL;
     token_forget(r);
-    set_err(errbuf, errbuf_len, "%s", "");
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
     if (hark_response_json(resp, "a Listing", &doc, errbuf, errbuf_len) != HARK_OK) {
         return HARK_EINVAL;
     }
@@ -1070,7 +1044,7 @@ static hark_err_t reddit_request_headers(void *state,
         return HARK_OK; /* the engine sends token_env's bearer token */
     }
     if (!r->access_token) {
-        set_err(errbuf, errbuf_len, "no access token yet");
+        hark_errbuf_printf(errbuf, errbuf_len, "no access token yet");
         return HARK_EAGAIN;
     }
     char *h = hark_xasprintf("Authorization: Bearer %s", r->access_token);

@@ -163,18 +163,6 @@ static void xs_stream_reset(void *state)
 
 /* ---- tweets ---- */
 
-/* A copy of a non-empty JSON string, repaired to UTF-8; else NULL. */
-static char *str_dup(const struct hark_json *v, unsigned *n_repaired)
-{
-    if (!v || v->type != HARK_JSON_STRING || v->s_len == 0) {
-        return NULL;
-    }
-    if (hark_utf8_valid(v->s, v->s_len) && !memchr(v->s, '\0', v->s_len)) {
-        return hark_xstrndup(v->s, v->s_len);
-    }
-    return hark_utf8_repair(v->s, v->s_len, n_repaired);
-}
-
 /* An id given as a string of digits or as a non-negative number. */
 static char *id_dup(const struct hark_json *v)
 {
@@ -253,7 +241,7 @@ static void add_entities(struct hark_post *post, const struct hark_json *tweet)
         }
         struct hark_strv *sv = kinds[k].sv;
         for (size_t i = 0; i < arr->n; i++) {
-            char *s = str_dup(hark_json_get(arr->items[i], kinds[k].key),
+            char *s = hark_json_dup_repaired(hark_json_get(arr->items[i], kinds[k].key),
                               &post->n_repaired);
             bool is_dup = false;
             for (size_t j = 0; s && j < sv->n && !is_dup; j++) {
@@ -321,10 +309,10 @@ static struct hark_post *tweet_post(const struct xs *x,
     unsigned *rep = &post->n_repaired;
     post->platform = hark_xstrdup("x");
     post->source = hark_xstrdup(x->name);
-    post->created_at = str_dup(hark_json_get(tweet, "created_at"), rep);
-    post->lang = str_dup(hark_json_get(tweet, "lang"), rep);
+    post->created_at = hark_json_dup_repaired(hark_json_get(tweet, "created_at"), rep);
+    post->lang = hark_json_dup_repaired(hark_json_get(tweet, "lang"), rep);
     post->conversation_id = id_dup(hark_json_get(tweet, "conversation_id"));
-    char *text = str_dup(hark_json_get(tweet, "text"), rep);
+    char *text = hark_json_dup_repaired(hark_json_get(tweet, "text"), rep);
     if (text) {
         free(post->text);
         post->text = text;
@@ -346,8 +334,8 @@ static struct hark_post *tweet_post(const struct xs *x,
     char *author_id = id_dup(hark_json_get(tweet, "author_id"));
     const struct hark_json *user = find_user(msg, author_id);
     post->author.id = author_id;
-    post->author.handle = str_dup(hark_json_get(user, "username"), rep);
-    post->author.display_name = str_dup(hark_json_get(user, "name"), rep);
+    post->author.handle = hark_json_dup_repaired(hark_json_get(user, "username"), rep);
+    post->author.display_name = hark_json_dup_repaired(hark_json_get(user, "name"), rep);
     post->author.followers = hark_json_int(
         hark_json_get(hark_json_get(user, "public_metrics"),
                       "followers_count"),
