@@ -23,97 +23,12 @@
  */
 #include "hark/ingest.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <curl/curl.h>
-
-#include "cursor_int.h"
+#include "engine_int.h"
 #include "hark/log.h"
-
-#define MAX_ONCE_FAILURES 4
-#define STREAM_CYCLE_MS (15 * 60 * 1000)
-
-struct ack {
-    uint32_t src_index;
-    uint64_t seq;
-};
-
-/*
- * One rate limiter per (host, credential), shared by every source that
- * uses it: a 429 or a spent budget seen by one source holds them all.
- */
-struct limiter {
-    char *key;             /* "host\x1ftoken_env" */
-    int64_t not_before_ms; /* monotonic: no request before this */
-    int64_t spacing_ms;    /* spreads what is left of the budget */
-    int64_t last_ms;       /* monotonic time of the last request */
-};
-
-struct src {
-    const struct hark_ingest_source *def;
-    struct limiter *lim;
-    char component[96]; /* "ingest/<name>" */
-    struct hark_cursor cursor;
-    CURL *easy;
-    bool is_busy;
-    struct hark_buf body;
-    struct hark_header *headers;
-    size_t n_headers;
-    struct curl_slist *req_headers;
-    char *url;
-    bool is_too_big;
-    /* walk */
-    bool in_walk;
-    char *token;
-    int page_index;
-    char *walk_cursor;
-    int64_t next_at_ms;  /* monotonic */
-    int failures;
-    bool is_done_once;   /* once mode: finished its walk */
-    bool is_stopped;
-    bool has_failed;
-    int64_t logged_at_ms;
-    /* streams */
-    struct hark_ingest *ing;
-    uint32_t idx;
-    bool is_streaming;       /* the transfer in progress is a stream */
-    bool is_token_req;       /* the transfer in progress fetches a token */
-    bool has_retried_401;    /* one refresh-and-retry per 401 */
-    bool wants_stream;       /* next: open the stream (after a walk) */
-    bool is_paused;          /* stream paused by backpressure */
-    uint64_t stream_bytes;   /* received on the current stream */
-    int64_t disconnected_ms; /* wall clock when a stream ended; 0 = never */
-    bool can_stream;         /* stream_url gives a URL for this source */
-    bool has_no_rest;        /* a stream without REST catch-up (X) */
-    int64_t stream_started_ms; /* monotonic */
-    /* repeated warnings are collapsed: one line per kind per minute */
-    int warn_kind;
-    int64_t warn_at_ms;
-    unsigned n_warn_repeats;
-};
-
-enum warn_kind { WARN_NONE = 0, WARN_NET, WARN_HTTP, WARN_429, WARN_PARSE,
-                 WARN_NOTE };
-
-struct hark_ingest {
-    struct hark_ingest_opts opts;
-    struct src *srcs;
-    size_t n_srcs;
-    CURLM *multi;
-    pthread_mutex_t ack_lock;
-    struct ack *acks;
-    size_t n_acks, cap_acks;
-    atomic_bool is_stopping;
-    size_t n_in_flight; /* ingest thread only */
-    unsigned rng;
-    struct limiter *limiters;
-    size_t n_limiters;
-};
 
 static char *limiter_key(const struct hark_source_cfg *cfg)
 {
@@ -160,116 +75,6 @@ const char *hark_source_state_name(int state)
     return "unknown";
 }
 
-static void take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
-                      struct hark_page *page);
-static bool should_warn(struct src *s, int kind);
-static void set_state(struct src *s, enum hark_source_state st);
-
-/* A chunk of a stream: the adapter turns complete messages into posts. */
-static size_t on_stream(struct src *s, char *ptr, size_t n)
-{
-    struct hark_ingest *ing = s->ing;
-    if (ing->n_in_flight >= ing->opts.max_in_flight) {
-        s->is_paused = true; /* curl hands us the same bytes again */
-        return CURL_WRITEFUNC_PAUSE;
-    }
-    s->stream_bytes += n;
-    struct hark_page page;
-    memset(&page, 0, sizeof(page));
-    page.is_forward = true;
-    char errbuf[512] = "";
-    if (s->def->ops->feed(s->def->state, ptr, n, &page, errbuf,
-                          sizeof(errbuf)) != HARK_OK) {
-        atomic_fetch_add(&s->def->stats->bad_pages, 1);
-        ing->opts.dlq(ing->opts.opaque, s->idx, s->url, errbuf, ptr, n);
-    }
-    if (!s->has_no_rest) {
-        /* Only REST walks move the cursor of a source that has them: a
-         * post made between the catch-up and the stream's connection is
-         * then still behind the cursor, and the next walk (at the latest
-         * when the stream is cycled) fetches it; the dedup window drops
-         * what the stream already delivered. */
-        free(page.cursor);
-        page.cursor = NULL;
-    }
-    if (page.n_posts > 0) {
-        atomic_store(&s->def->stats->last_success_ms, hark_now_ms());
-        set_state(s, HARK_SOURCE_OK);
-        s->failures = 0;
-        take_page(ing, s, s->idx, &page);
-    }
-    hark_page_cleanup(&page);
-    return n;
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct src *s = ud;
-    size_t n = size * nmemb;
-    if (s->is_streaming) {
-        long status = 0;
-        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-        if (status >= 200 && status < 300) {
-            return on_stream(s, ptr, n);
-        }
-    }
-    if (hark_buf_add(&s->body, ptr, n) != HARK_OK) {
-        s->is_too_big = true;
-        return 0; /* aborts the transfer */
-    }
-    return n;
-}
-
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct src *s = ud;
-    size_t n = size * nmemb;
-    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
-        /* a new response (redirect, 100-continue): forget earlier headers */
-        for (size_t i = 0; i < s->n_headers; i++) {
-            free(s->headers[i].name);
-            free(s->headers[i].value);
-        }
-        s->n_headers = 0;
-        return n;
-    }
-    const char *colon = memchr(ptr, ':', n);
-    if (!colon || s->n_headers >= 128) {
-        return n;
-    }
-    size_t name_len = (size_t)(colon - ptr);
-    const char *v = colon + 1;
-    const char *end = ptr + n;
-    while (v < end && (*v == ' ' || *v == '\t')) {
-        v++;
-    }
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) {
-        end--;
-    }
-    s->headers = hark_xrealloc(s->headers,
-                               (s->n_headers + 1) * sizeof(*s->headers));
-    char *name = hark_xstrndup(ptr, name_len);
-    for (char *p = name; *p; p++) {
-        if (*p >= 'A' && *p <= 'Z') {
-            *p = (char)(*p - 'A' + 'a');
-        }
-    }
-    s->headers[s->n_headers].name = name;
-    s->headers[s->n_headers].value = hark_xstrndup(v, (size_t)(end - v));
-    s->n_headers++;
-    return n;
-}
-
-static void clear_response(struct src *s)
-{
-    hark_buf_reset(&s->body);
-    for (size_t i = 0; i < s->n_headers; i++) {
-        free(s->headers[i].name);
-        free(s->headers[i].value);
-    }
-    s->n_headers = 0;
-    s->is_too_big = false;
-}
 
 hark_err_t hark_ingest_new(const struct hark_ingest_source *srcs,
                            size_t n_srcs, const struct hark_ingest_opts *opts,
@@ -351,7 +156,7 @@ void hark_ingest_free(struct hark_ingest *ing)
         }
         curl_easy_cleanup(s->easy);
         curl_slist_free_all(s->req_headers);
-        clear_response(s);
+        hark_eng_clear_response(s);
         free(s->headers);
         hark_buf_cleanup(&s->body);
         hark_cursor_cleanup(&s->cursor);
@@ -451,13 +256,13 @@ static unsigned next_rand(struct hark_ingest *ing)
     return (ing->rng >> 16) & 0x7fff;
 }
 
-static void set_state(struct src *s, enum hark_source_state st)
+void hark_eng_set_state(struct src *s, enum hark_source_state st)
 {
     atomic_store(&s->def->stats->state, (int)st);
 }
 
 /* Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped at interval. */
-static void back_off(struct hark_ingest *ing, struct src *s)
+void hark_eng_back_off(struct hark_ingest *ing, struct src *s)
 {
     s->failures++;
     int64_t cap_ms = (int64_t)s->def->cfg->interval_s * 1000;
@@ -471,14 +276,14 @@ static void back_off(struct hark_ingest *ing, struct src *s)
     }
     delay = delay / 2 + (int64_t)(next_rand(ing) % (unsigned)(delay / 2 + 1));
     s->next_at_ms = hark_mono_ms() + delay;
-    set_state(s, HARK_SOURCE_BACKING_OFF);
+    hark_eng_set_state(s, HARK_SOURCE_BACKING_OFF);
     if (ing->opts.is_once && s->failures >= MAX_ONCE_FAILURES) {
         HARK_LOG_ERROR(s->component,
                        "giving up after %d failed attempts in --once mode",
                        s->failures);
         s->is_done_once = true;
         s->has_failed = true;
-        set_state(s, HARK_SOURCE_FAILING);
+        hark_eng_set_state(s, HARK_SOURCE_FAILING);
     }
 }
 
@@ -604,7 +409,7 @@ static void finish_stream(struct hark_ingest *ing, struct src *s,
     }
     s->stream_bytes = 0;
     atomic_fetch_add(&s->def->stats->http_errors, 1);
-    if (should_warn(s, WARN_NET)) {
+    if (hark_eng_should_warn(s, WARN_NET)) {
         HARK_LOG_WARN(s->component, "stream ended url=%s status=%ld "
                       "error=\"%s\"; %s", s->url, status,
                       code == CURLE_OK ? "closed by the server"
@@ -612,11 +417,11 @@ static void finish_stream(struct hark_ingest *ing, struct src *s,
                       s->has_no_rest ? "reconnecting"
                                      : "catching up and reconnecting");
     }
-    back_off(ing, s);
-    clear_response(s);
+    hark_eng_back_off(ing, s);
+    hark_eng_clear_response(s);
 }
 
-static void take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
+void hark_eng_take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
                       struct hark_page *page)
 {
     struct hark_source_stats *st = s->def->stats;
@@ -659,7 +464,7 @@ static void take_page(struct hark_ingest *ing, struct src *s, uint32_t idx,
 }
 
 /* Whether to log a warning of `kind` now; says how often it repeated. */
-static bool should_warn(struct src *s, int kind)
+bool hark_eng_should_warn(struct src *s, int kind)
 {
     int64_t now = hark_mono_ms();
     if (kind == s->warn_kind && now - s->warn_at_ms < 60000) {
@@ -678,7 +483,7 @@ static bool should_warn(struct src *s, int kind)
 
 static void log_http_failure(struct src *s, long status, const char *what)
 {
-    if (!should_warn(s, WARN_HTTP)) {
+    if (!hark_eng_should_warn(s, WARN_HTTP)) {
         return;
     }
     HARK_LOG_WARN(s->component, "%s url=%s status=%ld failures=%d", what,
@@ -698,11 +503,11 @@ static void finish_token(struct hark_ingest *ing, struct src *s,
         s->is_stopped = true;
         s->has_failed = true;
         s->is_done_once = true;
-        set_state(s, HARK_SOURCE_STOPPED);
+        hark_eng_set_state(s, HARK_SOURCE_STOPPED);
         HARK_LOG_ERROR(s->component, "STOPPED: the platform refused our "
                        "client credentials status=%ld url=%s", status,
                        s->url);
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     struct hark_response resp = {status, s->headers, s->n_headers,
@@ -712,16 +517,16 @@ static void finish_token(struct hark_ingest *ing, struct src *s,
         s->def->ops->token_parse(s->def->state, &resp, hark_now_ms(), errbuf,
                                  sizeof(errbuf)) != HARK_OK) {
         atomic_fetch_add(&st->http_errors, 1);
-        back_off(ing, s);
+        hark_eng_back_off(ing, s);
         HARK_LOG_WARN(s->component, "token request failed url=%s status=%ld "
                       "error=\"%s\"", s->url, status,
                       code != CURLE_OK ? curl_easy_strerror(code) : errbuf);
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     HARK_LOG_INFO(s->component, "fetched an access token");
     s->next_at_ms = hark_mono_ms();
-    clear_response(s);
+    hark_eng_clear_response(s);
 }
 
 static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
@@ -733,7 +538,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
     long status = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (atomic_load(&ing->is_stopping)) {
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     if (s->is_token_req) {
@@ -755,13 +560,13 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
             ing->opts.dlq(ing->opts.opaque, idx, s->url, reason, s->body.ptr,
                           s->body.len);
         }
-        back_off(ing, s);
-        if (should_warn(s, WARN_NET)) {
+        hark_eng_back_off(ing, s);
+        if (hark_eng_should_warn(s, WARN_NET)) {
             HARK_LOG_WARN(s->component,
                           "request failed url=%s error=\"%s\" failures=%d",
                           s->url, curl_easy_strerror(code), s->failures);
         }
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     if (s->is_streaming && status != 401 && status != 403 && status != 429) {
@@ -785,13 +590,13 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         if (s->lim->not_before_ms < s->next_at_ms) {
             s->lim->not_before_ms = s->next_at_ms;
         }
-        set_state(s, HARK_SOURCE_RATE_LIMITED);
-        if (should_warn(s, WARN_429)) {
+        hark_eng_set_state(s, HARK_SOURCE_RATE_LIMITED);
+        if (hark_eng_should_warn(s, WARN_429)) {
             HARK_LOG_WARN(s->component,
                           "rate limited status=429 retry_in_s=%lld",
                           (long long)((wait + 999) / 1000));
         }
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     if (status == 401 && s->def->ops->token_invalidate &&
@@ -803,7 +608,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         s->next_at_ms = hark_mono_ms();
         HARK_LOG_INFO(s->component, "status=401: refreshing the token and "
                       "retrying once url=%s", s->url);
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     if (status == 401 || status == 403) {
@@ -811,7 +616,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         s->is_stopped = true;
         s->has_failed = true;
         s->is_done_once = true;
-        set_state(s, HARK_SOURCE_STOPPED);
+        hark_eng_set_state(s, HARK_SOURCE_STOPPED);
         HARK_LOG_ERROR(s->component,
                        "STOPPED: the platform refused our credentials "
                        "status=%ld url=%s (check %s)", status, s->url,
@@ -819,14 +624,14 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
                        : s->def->cfg->client_id_env
                            ? "the client credentials"
                            : "the source's token_env or headers_env");
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     if (status < 200 || status >= 300) {
         atomic_fetch_add(&st->http_errors, 1);
-        back_off(ing, s);
+        hark_eng_back_off(ing, s);
         log_http_failure(s, status, "http error");
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     struct hark_page page;
@@ -838,14 +643,14 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         atomic_fetch_add(&st->bad_pages, 1);
         ing->opts.dlq(ing->opts.opaque, idx, s->url, errbuf, resp.body,
                       resp.body_len);
-        back_off(ing, s);
-        if (should_warn(s, WARN_PARSE)) {
+        hark_eng_back_off(ing, s);
+        if (hark_eng_should_warn(s, WARN_PARSE)) {
             HARK_LOG_WARN(s->component,
                           "unparseable response url=%s reason=\"%s\"",
                           s->url, errbuf);
         }
         hark_page_cleanup(&page);
-        clear_response(s);
+        hark_eng_clear_response(s);
         return;
     }
     if (strncmp(errbuf, "gap: ", 5) == 0) {
@@ -853,15 +658,15 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
          * record the range that could not be read (DESIGN.md "Catch-up"). */
         HARK_LOG_WARN(s->component, "%s url=%s", errbuf, s->url);
         ing->opts.dlq(ing->opts.opaque, idx, s->url, errbuf, NULL, 0);
-    } else if (errbuf[0] && should_warn(s, WARN_NOTE)) {
+    } else if (errbuf[0] && hark_eng_should_warn(s, WARN_NOTE)) {
         /* Parsed, with a note (e.g. statuses skipped as malformed). */
         HARK_LOG_WARN(s->component, "%s url=%s", errbuf, s->url);
     }
     s->failures = 0;
     s->has_retried_401 = false;
-    set_state(s, HARK_SOURCE_OK);
+    hark_eng_set_state(s, HARK_SOURCE_OK);
     atomic_store(&st->last_success_ms, hark_now_ms());
-    take_page(ing, s, idx, &page);
+    hark_eng_take_page(ing, s, idx, &page);
     /* Slow down before the limit: below half the budget, spread what is
      * left evenly until the reset; when it is nearly spent, wait for the
      * reset. Both apply to every source sharing the limiter. */
@@ -884,7 +689,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
             if (d > 0) {
                 hold_until = hark_mono_ms() + d;
                 s->lim->not_before_ms = hold_until;
-                set_state(s, HARK_SOURCE_RATE_LIMITED);
+                hark_eng_set_state(s, HARK_SOURCE_RATE_LIMITED);
                 HARK_LOG_INFO(s->component,
                               "rate budget low remaining=%lld waiting_s=%lld",
                               (long long)page.rate.remaining,
@@ -905,124 +710,7 @@ static void finish(struct hark_ingest *ing, uint32_t idx, CURLcode code)
         }
     }
     hark_page_cleanup(&page);
-    clear_response(s);
-}
-
-/* Reddit asks every client for a unique User-Agent: "user_agent". */
-static const char *user_agent(const struct src *s)
-{
-    const char *ua = s->def->cfg->user_agent;
-    return ua && *ua ? ua : "hark/" HARK_VERSION " (social listening)";
-}
-
-static bool has_header(const struct hark_strv *hv, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < hv->n; i++) {
-        if (strncasecmp(hv->v[i], name, n) == 0 && hv->v[i][n] == ':') {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * The request headers: the adapter's own (request_headers, which may carry
- * secrets and replace ours), Accept, and Authorization from token_env.
- * Values are never logged.
- */
-static hark_err_t build_headers(struct src *s, bool is_stream, char *errbuf,
-                                size_t errbuf_len)
-{
-    struct hark_strv hv = {NULL, 0};
-    const struct hark_source_ops *ops = s->def->ops;
-    if (ops->request_headers &&
-        ops->request_headers(s->def->state, &hv, errbuf, errbuf_len) !=
-            HARK_OK) {
-        hark_strv_cleanup(&hv);
-        return HARK_EINVAL;
-    }
-    curl_slist_free_all(s->req_headers);
-    s->req_headers = NULL;
-    for (size_t i = 0; i < hv.n; i++) {
-        s->req_headers = curl_slist_append(s->req_headers, hv.v[i]);
-    }
-    if (!has_header(&hv, "accept")) {
-        s->req_headers = curl_slist_append(
-            s->req_headers, is_stream ? "Accept: text/event-stream, "
-                                        "application/json"
-                                      : "Accept: application/json");
-    }
-    const char *env = s->def->cfg->token_env;
-    const char *token = env ? getenv(env) : NULL;
-    if (token && *token && !has_header(&hv, "authorization")) {
-        char *h = hark_xasprintf("Authorization: Bearer %s", token);
-        s->req_headers = curl_slist_append(s->req_headers, h);
-        memset(h, 0, strlen(h)); /* the token: curl has its own copy */
-        free(h);
-    }
-    for (size_t i = 0; i < hv.n; i++) {
-        memset(hv.v[i], 0, strlen(hv.v[i]));
-    }
-    hark_strv_cleanup(&hv);
-    return HARK_OK;
-}
-
-static void start_transfer(struct hark_ingest *ing, uint32_t idx,
-                           char *url, bool is_stream)
-{
-    struct src *s = &ing->srcs[idx];
-    char errbuf[256] = "";
-    free(s->url);
-    s->url = url;
-    if (build_headers(s, is_stream, errbuf, sizeof(errbuf)) != HARK_OK) {
-        HARK_LOG_ERROR(s->component, "cannot build request headers: %s",
-                       errbuf);
-        back_off(ing, s);
-        return;
-    }
-    s->is_streaming = is_stream;
-    curl_easy_reset(s->easy);
-    curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
-    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, user_agent(s));
-    curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    if (is_stream) {
-        /* A stream never ends; keep-alives (X every 20 s, Mastodon
-         * heartbeats) keep it above one byte per 90 s unless it stalls. */
-        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 90L);
-        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 0L);
-    } else {
-        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 16L);
-        curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 30L);
-        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 120000L);
-        curl_easy_setopt(s->easy, CURLOPT_MAXFILESIZE_LARGE,
-                         (curl_off_t)ing->opts.max_body_bytes);
-    }
-    curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(s->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(uintptr_t)idx);
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->req_headers);
-    clear_response(s);
-    if (is_stream && s->def->ops->stream_reset) {
-        s->def->ops->stream_reset(s->def->state);
-    }
-    atomic_fetch_add(&s->def->stats->requests, 1);
-    HARK_LOG_DEBUG(s->component, "GET %s%s", s->url,
-                   is_stream ? " (stream)" : "");
-    curl_multi_add_handle(ing->multi, s->easy);
-    s->is_busy = true;
-    s->lim->last_ms = hark_mono_ms();
+    hark_eng_clear_response(s);
 }
 
 static void start_stream(struct hark_ingest *ing, uint32_t idx)
@@ -1037,72 +725,8 @@ static void start_stream(struct hark_ingest *ing, uint32_t idx)
         s->next_at_ms = hark_mono_ms() + (int64_t)s->def->cfg->interval_s * 1000;
         return;
     }
-    start_transfer(ing, idx, hark_buf_take(&url), true);
+    hark_eng_start_transfer(ing, idx, hark_buf_take(&url), true);
     s->stream_started_ms = hark_mono_ms();
-}
-
-/* POSTs the adapter's token request (its headers may hold secrets). */
-static void start_token(struct hark_ingest *ing, uint32_t idx)
-{
-    struct src *s = &ing->srcs[idx];
-    struct hark_buf url, body;
-    hark_buf_init(&url, 8192);
-    hark_buf_init(&body, 65536);
-    struct hark_strv hv = {NULL, 0};
-    char errbuf[256] = "";
-    if (s->def->ops->token_request(s->def->state, &url, &body, &hv, errbuf,
-                                   sizeof(errbuf)) != HARK_OK) {
-        HARK_LOG_ERROR(s->component, "STOPPED: cannot build the token "
-                       "request: %s", errbuf);
-        hark_buf_cleanup(&url);
-        hark_buf_cleanup(&body);
-        hark_strv_cleanup(&hv);
-        s->is_stopped = true;
-        s->has_failed = true;
-        s->is_done_once = true;
-        set_state(s, HARK_SOURCE_STOPPED);
-        return;
-    }
-    free(s->url);
-    s->url = hark_buf_take(&url);
-    curl_slist_free_all(s->req_headers);
-    s->req_headers = curl_slist_append(NULL, "Accept: application/json");
-    for (size_t i = 0; i < hv.n; i++) {
-        s->req_headers = curl_slist_append(s->req_headers, hv.v[i]);
-        memset(hv.v[i], 0, strlen(hv.v[i]));
-    }
-    hark_strv_cleanup(&hv);
-    curl_easy_reset(s->easy);
-    curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
-    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)body.len);
-    curl_easy_setopt(s->easy, CURLOPT_COPYPOSTFIELDS,
-                     body.ptr ? body.ptr : "");
-    if (body.ptr) {
-        memset(body.ptr, 0, body.len); /* may hold a secret */
-    }
-    hark_buf_cleanup(&body);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, user_agent(s));
-    curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(uintptr_t)idx);
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->req_headers);
-    clear_response(s);
-    s->is_token_req = true;
-    s->is_streaming = false;
-    atomic_fetch_add(&s->def->stats->requests, 1);
-    HARK_LOG_DEBUG(s->component, "POST %s (token)", s->url);
-    curl_multi_add_handle(ing->multi, s->easy);
-    s->is_busy = true;
-    s->lim->last_ms = hark_mono_ms();
 }
 
 static void start_request(struct hark_ingest *ing, uint32_t idx)
@@ -1110,7 +734,7 @@ static void start_request(struct hark_ingest *ing, uint32_t idx)
     struct src *s = &ing->srcs[idx];
     if (s->def->ops->token_needed &&
         s->def->ops->token_needed(s->def->state, hark_now_ms())) {
-        start_token(ing, idx);
+        hark_eng_start_token(ing, idx);
         return;
     }
     if (s->wants_stream) {
@@ -1144,10 +768,10 @@ static void start_request(struct hark_ingest *ing, uint32_t idx)
         HARK_LOG_ERROR(s->component, "cannot build request url: %s",
                        hark_err_str(err));
         hark_buf_cleanup(&url);
-        back_off(ing, s);
+        hark_eng_back_off(ing, s);
         return;
     }
-    start_transfer(ing, idx, hark_buf_take(&url), false);
+    hark_eng_start_transfer(ing, idx, hark_buf_take(&url), false);
 }
 
 /* Milliseconds until the next source is due (capped), starting those due. */
@@ -1170,7 +794,7 @@ static int schedule(struct hark_ingest *ing)
             s->is_streaming = false;
             s->is_paused = false;
             s->stream_bytes = 0;
-            clear_response(s);
+            hark_eng_clear_response(s);
             s->next_at_ms = now;
         }
         if (s->is_busy || s->is_stopped ||
@@ -1233,7 +857,7 @@ static void drain(struct hark_ingest *ing)
 hark_err_t hark_ingest_run(struct hark_ingest *ing)
 {
     for (size_t i = 0; i < ing->n_srcs; i++) {
-        set_state(&ing->srcs[i], HARK_SOURCE_OK);
+        hark_eng_set_state(&ing->srcs[i], HARK_SOURCE_OK);
         ing->srcs[i].next_at_ms = hark_mono_ms();
     }
     while (!atomic_load(&ing->is_stopping)) {
