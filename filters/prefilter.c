@@ -218,10 +218,32 @@ void hark_prefilter_opts_default(struct hark_prefilter_opts *opts)
 /* ------------------------------------------------------------------ */
 /* Conditions and the always set                                       */
 
+static void cond_init(struct hark_prefilter *pf,
+                      uint32_t text_id,
+                      uint32_t rule,
+                      const struct hark_rules_node *node,
+                      const char *pattern)
+{
+    hark_assert(text_id < pf->n_conds);
+    struct cond *c = &pf->conds[text_id];
+    c->rule = rule;
+    c->db = node->is_normalized ? HARK_PREFILTER_DB_NORM
+                                : HARK_PREFILTER_DB_ORIG;
+    c->fields = node->fields;
+    c->pattern = pattern;
+    c->is_fallback = pattern == NULL;
+}
+
 static void collect_conds(struct hark_prefilter *pf,
                           const struct hark_rules_node *node,
                           uint32_t rule)
 {
+    if (node->kind == HARK_RULES_NODE_NEAR) {
+        /* Terms A and B: two tests on the normalized copy. */
+        cond_init(pf, node->text_id, rule, node, node->pf_pattern);
+        cond_init(pf, node->text_id_b, rule, node, node->pf_pattern_b);
+        return;
+    }
     if (node->kind == HARK_RULES_NODE_TEXT) {
         hark_assert(node->text_id < pf->n_conds);
         struct cond *c = &pf->conds[node->text_id];
@@ -253,8 +275,13 @@ static bool may_hold(const struct hark_rules_node *node, const uint8_t *hit)
     switch (node->kind) {
     case HARK_RULES_NODE_TEXT:
         return hit[node->text_id] != 0;
+    case HARK_RULES_NODE_NEAR:
+        /* A hit of A and one of B. */
+        return hit[node->text_id] != 0 && hit[node->text_id_b] != 0;
     case HARK_RULES_NODE_NUM:
     case HARK_RULES_NODE_SET:
+    case HARK_RULES_NODE_LIST:
+        /* Not text tests: always possible. */
         return true;
     case HARK_RULES_NODE_MATCH:
         break;
@@ -760,7 +787,14 @@ static void log_build(const struct hark_prefilter *pf,
                       const struct hark_rules *rules)
 {
     const struct hark_prefilter_stats *st = &pf->stats;
-    if (st->n_fallback > 0) {
+    /* Tests the loader gave no pattern (a regex with a NUL, or one that
+     * matches the empty string: `hark check` warns about those) are not
+     * news here. */
+    size_t n_rejected = st->n_fallback;
+    for (size_t i = 0; i < pf->n_conds; i++) {
+        n_rejected -= pf->conds[i].pattern == NULL;
+    }
+    if (n_rejected > 0) {
         size_t shown = 0;
         char list[1024];
         size_t n = 0;
@@ -782,8 +816,8 @@ static void log_build(const struct hark_prefilter *pf,
         HARK_LOG_WARN("rules",
                       "prefilter: %zu of %zu text tests cannot be "
                       "prefiltered and are tried on every post (%s%s)",
-                      st->n_fallback, st->n_conds, list,
-                      st->n_fallback > shown ? "; ..." : "");
+                      n_rejected, st->n_conds, list,
+                      n_rejected > shown ? "; ..." : "");
     }
     for (size_t s = 0; s < pf->n_shards; s++) {
         if (pf->shards[s].cache_error) {

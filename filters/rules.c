@@ -94,6 +94,17 @@ static const struct hark_cfgmap cond_map[] = {
     {"platform", STR_OR_ARRAY, false, NULL},
     {"source", STR_OR_ARRAY, false, NULL},
     {"kind", STR_OR_ARRAY, false, NULL},
+    {"hashtags", HARK_JSON_ARRAY, false, NULL},
+    {"mentions", HARK_JSON_ARRAY, false, NULL},
+    {"domains", HARK_JSON_ARRAY, false, NULL},
+    {"near", HARK_JSON_OBJECT, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap near_map[] = {
+    {"terms", HARK_JSON_ARRAY, true, NULL},
+    {"within", HARK_JSON_INTEGER, true, NULL},
+    {"ordered", HARK_JSON_BOOL, false, NULL},
     {NULL, 0, false, NULL},
 };
 
@@ -139,6 +150,8 @@ struct loader {
     size_t n_authors;
 
     struct hark_rules *rules; /* being built */
+
+    size_t *rule_src; /* per compiled rule: its index into prules */
 
     size_t *id_slots; /* rule ids seen so far (see earlier_id) */
     size_t id_cap;    /* a power of two, over twice the rules */
@@ -551,7 +564,10 @@ void hark_rules_node_free(struct hark_rules_node *node)
     free(node->any);
     free(node->none);
     pcre2_code_free(node->code);
+    pcre2_code_free(node->code_b);
+    pcre2_code_free(node->words);
     free(node->pf_pattern);
+    free(node->pf_pattern_b);
     for (size_t i = 0; i < node->n_values; i++) {
         free(node->values[i]);
     }
@@ -612,6 +628,14 @@ static pcre2_code *compile_regex(const char *pattern,
     return code;
 }
 
+/* Whether `code` can match an empty string (its minimum length is 0). */
+static bool matches_empty(const pcre2_code *code)
+{
+    uint32_t min = 1;
+    return pcre2_pattern_info(code, PCRE2_INFO_MINLENGTH, &min) == 0 &&
+           min == 0;
+}
+
 static bool cond_regex(struct cctx *c,
                        const struct hark_json *v,
                        bool is_case,
@@ -634,10 +658,18 @@ static bool cond_regex(struct cctx *c,
                         (const char *)msg, (size_t)erroff);
         return false;
     }
+    bool is_empty = matches_empty(node->code);
+    if (is_empty) {
+        hark_json_warning(c->doc, c->ld->diag, v->offset,
+                          "rule '%s': regex \"%s\" matches the empty "
+                          "string, so it holds on every post",
+                          c->rule_id, v->s);
+    }
     node->is_normalized = false;
     /* Hyperscan patterns are NUL-terminated: one with a NUL inside has no
-     * prefilter and is tried on every post. */
-    if (strlen(v->s) == v->s_len) {
+     * prefilter and is tried on every post; so is one that matches the
+     * empty string (Hyperscan refuses those; it is always a candidate). */
+    if (strlen(v->s) == v->s_len && !is_empty) {
         node->pf_pattern = hark_xstrdup(v->s);
     }
     return true;
@@ -824,6 +856,35 @@ static bool term_insert(struct cctx *c, const struct term *t, struct trie *root)
     return true;
 }
 
+/*
+ * Lint: a word of `t` with fewer than 3 letters before a "*" matches far
+ * too many words ("ab*"). A "*" that starts a word is an error elsewhere.
+ */
+static void lint_stem(struct cctx *c, const struct term *t)
+{
+    size_t n_stem = 0; /* code points of the word so far, not wildcards */
+    bool at_word_start = true;
+    for (const char *s = t->text; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (is_blank(*s)) {
+            n_stem = 0;
+            at_word_start = true;
+        } else if (ch == '*') {
+            if (!at_word_start && n_stem < 3) {
+                hark_json_warning(t->doc, c->ld->diag, t->offset,
+                                  "keyword \"%s\": only %zu letter%s "
+                                  "before \"*\" (use at least 3, or it "
+                                  "matches too many words)",
+                                  t->text, n_stem, n_stem == 1 ? "" : "s");
+                return;
+            }
+        } else {
+            at_word_start = false;
+            n_stem += ch != '?' && (ch & 0xc0) != 0x80;
+        }
+    }
+}
+
 static int term_cmp(const void *a, const void *b)
 {
     const struct term *x = a;
@@ -853,14 +914,15 @@ static void term_add(struct term **terms,
 }
 
 static bool collect_terms(struct cctx *c,
-                          const struct hark_json *arr,
+                          const struct hark_json *const *items,
+                          size_t n_items,
                           bool is_case,
                           struct term **terms,
                           size_t *n)
 {
     bool ok = true;
-    for (size_t i = 0; i < arr->n; i++) {
-        const struct hark_json *t = arr->items[i];
+    for (size_t i = 0; i < n_items; i++) {
+        const struct hark_json *t = items[i];
         if (t->type != HARK_JSON_STRING || t->s_len == 0) {
             hark_json_error(c->doc, c->ld->diag, t->offset,
                             "keywords must be non-empty strings, not %s",
@@ -893,20 +955,29 @@ static bool collect_terms(struct cctx *c,
     return ok;
 }
 
-static bool cond_keywords(struct cctx *c,
-                          const struct hark_json *arr,
-                          bool is_case,
-                          struct hark_rules_node *node)
+/*
+ * Compiles the keyword terms `items` (`arr` is where they were written,
+ * for errors) into node->code and node->pf_pattern.
+ */
+static bool keywords_compile(struct cctx *c,
+                             const struct hark_json *arr,
+                             const struct hark_json *const *items,
+                             size_t n_items,
+                             bool is_case,
+                             struct hark_rules_node *node)
 {
     struct term *terms = NULL;
     size_t n = 0;
     struct hark_buf b;
     hark_buf_init(&b, 0);
-    bool ok = collect_terms(c, arr, is_case, &terms, &n);
+    bool ok = collect_terms(c, items, n_items, is_case, &terms, &n);
     if (ok && n == 0) {
         hark_json_error(c->doc, c->ld->diag, arr->offset,
                         "\"keywords\" is empty: it could never match");
         ok = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lint_stem(c, &terms[i]);
     }
     if (ok) {
         qsort(terms, n, sizeof(*terms), term_cmp);
@@ -955,6 +1026,11 @@ static bool cond_keywords(struct cctx *c,
                             "rule '%s': keywords do not compile: %s",
                             c->rule_id, (const char *)msg);
             ok = false;
+        } else if (matches_empty(node->code)) {
+            hark_json_warning(c->doc, c->ld->diag, arr->offset,
+                              "rule '%s': these keywords match the empty "
+                              "string, so they hold on every post",
+                              c->rule_id);
         }
         node->is_normalized = !is_case;
     }
@@ -966,6 +1042,194 @@ static bool cond_keywords(struct cctx *c,
     return ok;
 }
 
+static bool cond_keywords(struct cctx *c,
+                          const struct hark_json *arr,
+                          bool is_case,
+                          struct hark_rules_node *node)
+{
+    return keywords_compile(c, arr,
+                            (const struct hark_json *const *)arr->items,
+                            arr->n, is_case, node);
+}
+
+/*
+ * "near": {"terms": [A, B], "within": N, "ordered": bool}, A and B keyword
+ * terms (a string or a list of them), on the normalized copy.
+ */
+static bool cond_near(struct cctx *c,
+                      const struct hark_json *v,
+                      struct hark_rules_node *node)
+{
+    bool ok = hark_cfgmap_check(c->doc, v, near_map, "\"near\"",
+                                c->ld->diag) == HARK_OK;
+    const struct hark_json *terms = hark_json_get(v, "terms");
+    const struct hark_json *within = hark_json_get(v, "within");
+    if (!terms || terms->type != HARK_JSON_ARRAY || !within ||
+        within->type != HARK_JSON_INTEGER) {
+        return false; /* (reported above) */
+    }
+    if (terms->n != 2) {
+        hark_json_error(c->doc, c->ld->diag, terms->offset,
+                        "\"terms\" must hold two keyword terms (or lists "
+                        "of them), not %zu",
+                        terms->n);
+        ok = false;
+    }
+    if (within->i < 1 || within->i > 1000) {
+        hark_json_error(c->doc, c->ld->diag, within->offset,
+                        "\"within\" must be a number of words from 1 to "
+                        "1000, not %lld",
+                        (long long)within->i);
+        ok = false;
+    }
+    pcre2_code *codes[2] = {NULL, NULL};
+    char *pfs[2] = {NULL, NULL};
+    for (size_t i = 0; i < 2 && i < terms->n; i++) {
+        const struct hark_json *t = terms->items[i];
+        struct hark_rules_node tmp;
+        memset(&tmp, 0, sizeof(tmp));
+        bool is_one = t->type == HARK_JSON_STRING;
+        if (!is_one && t->type != HARK_JSON_ARRAY) {
+            hark_json_error(c->doc, c->ld->diag, t->offset,
+                            "a \"near\" term must be a keyword or a list "
+                            "of keywords, not %s",
+                            hark_json_type_name(t->type));
+            ok = false;
+            continue;
+        }
+        const struct hark_json *const *items =
+            is_one ? &t : (const struct hark_json *const *)t->items;
+        if (keywords_compile(c, t, items, is_one ? 1 : t->n, false, &tmp)) {
+            codes[i] = tmp.code;
+            pfs[i] = tmp.pf_pattern;
+        } else {
+            ok = false;
+            free(tmp.pf_pattern);
+        }
+    }
+    node->code = codes[0];
+    node->code_b = codes[1];
+    node->pf_pattern = pfs[0];
+    node->pf_pattern_b = pfs[1];
+    if (!ok) {
+        return false;
+    }
+    int errcode = 0;
+    PCRE2_SIZE erroff = 0;
+    node->words = compile_regex(BOUND_CLASS "+", strlen(BOUND_CLASS "+"),
+                                PCRE2_UTF | PCRE2_UCP, &errcode, &erroff);
+    hark_assert(node->words != NULL);
+    node->within = (uint32_t)within->i;
+    node->is_ordered = hark_json_bool(hark_json_get(v, "ordered"), false);
+    node->is_normalized = true;
+    return true;
+}
+
+/* Lowercases ASCII; NFKC + case folds anything else, as keywords do. */
+static char *fold_dup(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] >= 0x80) {
+            return hark_normalize_dup(s, len);
+        }
+    }
+    struct hark_buf b;
+    hark_buf_init(&b, 0);
+    lower_into(&b, s, len);
+    char *out = hark_buf_take(&b);
+    hark_buf_cleanup(&b);
+    return out;
+}
+
+/* A domain is a host name: letters, digits, '-', '.', '_' (and UTF-8). */
+static bool is_domain(const char *s)
+{
+    if (!s[0]) {
+        return false;
+    }
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x80 && !(ch == '-' || ch == '.' || ch == '_' ||
+                           (ch >= '0' && ch <= '9') ||
+                           (ch >= 'a' && ch <= 'z'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "hashtags", "mentions", "domains": a list of values, any one holds. */
+static bool cond_list(struct cctx *c,
+                      const struct hark_json *arr,
+                      enum hark_rules_lfield lfield,
+                      struct hark_rules_node *node)
+{
+    static const char *const what[] = {"hashtags", "mentions", "domains"};
+    node->lfield = lfield;
+    if (arr->n == 0) {
+        hark_json_error(c->doc, c->ld->diag, arr->offset,
+                        "\"%s\" is empty: it could never match",
+                        what[lfield]);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < arr->n; i++) {
+        const struct hark_json *t = arr->items[i];
+        if (t->type != HARK_JSON_STRING || t->s_len == 0) {
+            hark_json_error(c->doc, c->ld->diag, t->offset,
+                            "%s must be non-empty strings, not %s",
+                            what[lfield],
+                            t->type == HARK_JSON_STRING
+                                ? "\"\""
+                                : hark_json_type_name(t->type));
+            ok = false;
+            continue;
+        }
+        const char *s = t->s;
+        size_t len = t->s_len;
+        char lead = lfield == HARK_RULES_LF_HASHTAGS   ? '#'
+                    : lfield == HARK_RULES_LF_MENTIONS ? '@'
+                                                       : '.';
+        if (s[0] == lead) {
+            s++;
+            len--;
+        }
+        if (lfield == HARK_RULES_LF_DOMAINS && len > 0 && s[len - 1] == '.') {
+            len--;
+        }
+        char *v = fold_dup(s, len);
+        const char *at = strchr(v, '@');
+        bool is_bad = v[0] == '\0';
+        if (lfield == HARK_RULES_LF_MENTIONS) {
+            is_bad = is_bad || at == v || (at && (at[1] == '\0' ||
+                                                  strchr(at + 1, '@')));
+        } else if (lfield == HARK_RULES_LF_DOMAINS) {
+            is_bad = is_bad || !is_domain(v);
+        } else {
+            is_bad = is_bad || strpbrk(v, "# \t\n") != NULL;
+        }
+        if (is_bad) {
+            hark_json_error(c->doc, c->ld->diag, t->offset,
+                            lfield == HARK_RULES_LF_HASHTAGS
+                                ? "bad hashtag \"%s\"; expected a tag such "
+                                  "as \"acme\" or \"#acme\""
+                            : lfield == HARK_RULES_LF_MENTIONS
+                                ? "bad mention \"%s\"; expected a handle "
+                                  "such as \"acme\" or \"@acme@host\""
+                                : "bad domain \"%s\"; expected a host name "
+                                  "such as \"example.com\"",
+                            t->s);
+            free(v);
+            ok = false;
+            continue;
+        }
+        node->values =
+            grow(node->values, node->n_values, sizeof(*node->values));
+        node->values[node->n_values++] = v;
+    }
+    return ok;
+}
+
 enum test_kind {
     TEST_NONE = 0,
     TEST_REGEX,
@@ -974,7 +1238,11 @@ enum test_kind {
     TEST_LANG,
     TEST_PLATFORM,
     TEST_SOURCE,
-    TEST_KIND
+    TEST_KIND,
+    TEST_HASHTAGS,
+    TEST_MENTIONS,
+    TEST_DOMAINS,
+    TEST_NEAR
 };
 
 static enum test_kind test_of(const char *key)
@@ -988,7 +1256,9 @@ static enum test_kind test_of(const char *key)
         {"lt", TEST_COMPARE},        {"lte", TEST_COMPARE},
         {"eq", TEST_COMPARE},        {"lang", TEST_LANG},
         {"platform", TEST_PLATFORM}, {"source", TEST_SOURCE},
-        {"kind", TEST_KIND},
+        {"kind", TEST_KIND},         {"hashtags", TEST_HASHTAGS},
+        {"mentions", TEST_MENTIONS}, {"domains", TEST_DOMAINS},
+        {"near", TEST_NEAR},
     };
 
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
@@ -1016,7 +1286,7 @@ static bool cond_field(struct cctx *c,
                        struct hark_rules_node *node)
 {
     const struct hark_json *f = hark_json_get(obj, "field");
-    if (test == TEST_REGEX || test == TEST_KEYWORDS) {
+    if (test == TEST_REGEX || test == TEST_KEYWORDS || test == TEST_NEAR) {
         if (!f) {
             node->fields = HARK_RULES_TF_DEFAULT;
             return true;
@@ -1059,7 +1329,8 @@ static bool cond_field(struct cctx *c,
     if (f) {
         hark_json_error(c->doc, c->ld->diag, hark_json_key_offset(obj, "field"),
                         "\"field\" does not apply to this test; it is for "
-                        "\"regex\", \"keywords\" and comparisons");
+                        "\"regex\", \"keywords\", \"near\" and "
+                        "comparisons");
         return false;
     }
     return true;
@@ -1091,9 +1362,13 @@ static bool add_kind(struct cctx *c,
             return true;
         }
     }
+    if (strcmp(s->s, "original") == 0) {
+        node->kind_mask |= HARK_RULES_KIND_ORIGINAL;
+        return true;
+    }
     hark_json_error(c->doc, c->ld->diag, s->offset,
                     "unknown kind \"%s\"; expected \"post\", \"comment\", "
-                    "\"reply\" or \"repost\"",
+                    "\"reply\", \"repost\" or \"original\"",
                     s->s);
     return false;
 }
@@ -1178,8 +1453,9 @@ static bool cond_test(struct cctx *c,
         hark_json_error(c->doc, c->ld->diag, obj->offset,
                         "condition has no test; expected one of \"regex\", "
                         "\"keywords\", \"gt\", \"gte\", \"lt\", \"lte\", "
-                        "\"eq\", \"lang\", \"platform\", \"source\" or "
-                        "\"kind\"");
+                        "\"eq\", \"lang\", \"platform\", \"source\", "
+                        "\"kind\", \"hashtags\", \"mentions\", "
+                        "\"domains\" or \"near\"");
         ok = false;
     }
     *out = test;
@@ -1208,12 +1484,19 @@ static struct hark_rules_node *compile_cond(struct cctx *c,
         return NULL;
     }
     bool is_case = hark_json_bool(cs, false);
+    bool is_list = test == TEST_HASHTAGS || test == TEST_MENTIONS ||
+                   test == TEST_DOMAINS;
     struct hark_rules_node *node =
         node_new(is_text                ? HARK_RULES_NODE_TEXT
                  : test == TEST_COMPARE ? HARK_RULES_NODE_NUM
+                 : is_list              ? HARK_RULES_NODE_LIST
+                 : test == TEST_NEAR    ? HARK_RULES_NODE_NEAR
                                         : HARK_RULES_NODE_SET);
-    if (is_text) {
+    if (is_text || test == TEST_NEAR) {
         node->text_id = (uint32_t)c->ld->rules->n_text++;
+    }
+    if (test == TEST_NEAR) {
+        node->text_id_b = (uint32_t)c->ld->rules->n_text++;
     }
     bool ok = cond_field(c, obj, test, node);
     switch (test) {
@@ -1231,6 +1514,18 @@ static struct hark_rules_node *compile_cond(struct cctx *c,
     case TEST_SOURCE:
     case TEST_KIND:
         ok = cond_set(c, tv, test, node) && ok;
+        break;
+    case TEST_HASHTAGS:
+        ok = cond_list(c, tv, HARK_RULES_LF_HASHTAGS, node) && ok;
+        break;
+    case TEST_MENTIONS:
+        ok = cond_list(c, tv, HARK_RULES_LF_MENTIONS, node) && ok;
+        break;
+    case TEST_DOMAINS:
+        ok = cond_list(c, tv, HARK_RULES_LF_DOMAINS, node) && ok;
+        break;
+    case TEST_NEAR:
+        ok = cond_near(c, tv, node) && ok;
         break;
     case TEST_NONE:
         break;
@@ -1472,7 +1767,114 @@ static void compile_rule(struct loader *ld, size_t index, const char **ids)
     }
     struct hark_rules *rules = ld->rules;
     rules->rules = grow(rules->rules, rules->n_rules, sizeof(*rules->rules));
+    ld->rule_src = grow(ld->rule_src, rules->n_rules, sizeof(*ld->rule_src));
+    ld->rule_src[rules->n_rules] = index;
     rules->rules[rules->n_rules++] = r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lints                                                               */
+
+/* Same JSON value: objects whatever their key order, arrays in order. */
+static bool json_equal(const struct hark_json *a, const struct hark_json *b)
+{
+    if (a->type != b->type) {
+        bool is_num_a = (a->type & HARK_JSON_NUMBER) != 0;
+        bool is_num_b = (b->type & HARK_JSON_NUMBER) != 0;
+        return is_num_a && is_num_b && a->d == b->d;
+    }
+    switch (a->type) {
+    case HARK_JSON_NULL:
+        return true;
+    case HARK_JSON_BOOL:
+        return a->b == b->b;
+    case HARK_JSON_INTEGER:
+    case HARK_JSON_DOUBLE:
+        return a->d == b->d;
+    case HARK_JSON_STRING:
+        return a->s_len == b->s_len && memcmp(a->s, b->s, a->s_len) == 0;
+    case HARK_JSON_ARRAY:
+        if (a->n != b->n) {
+            return false;
+        }
+        for (size_t i = 0; i < a->n; i++) {
+            if (!json_equal(a->items[i], b->items[i])) {
+                return false;
+            }
+        }
+        return true;
+    case HARK_JSON_OBJECT:
+        if (a->n != b->n) {
+            return false;
+        }
+        for (size_t i = 0; i < a->n; i++) {
+            const struct hark_json *o = hark_json_get(b, a->keys[i]);
+            if (!o || !json_equal(a->items[i], o)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
+/* A match tree that holds on every post ({"all": []} and the like). */
+static bool is_always(const struct hark_rules_node *node)
+{
+    if (node->kind != HARK_RULES_NODE_MATCH || node->n_none > 0) {
+        return false;
+    }
+    for (size_t i = 0; i < node->n_all; i++) {
+        if (!is_always(node->all[i])) {
+            return false;
+        }
+    }
+    bool has_any = node->n_any == 0;
+    for (size_t i = 0; i < node->n_any && !has_any; i++) {
+        has_any = is_always(node->any[i]);
+    }
+    return has_any;
+}
+
+/*
+ * In an ordered group only the first matching rule applies: a later rule
+ * with the same match as an earlier one, or any rule after one that
+ * always holds, can never apply.
+ */
+static void lint_groups(struct loader *ld)
+{
+    const struct hark_rules *rules = ld->rules;
+    for (size_t i = 0; i < rules->n_rules; i++) {
+        const struct hark_rules_rule *r = &rules->rules[i];
+        if (r->group < 0) {
+            continue;
+        }
+        const struct located *p = &ld->prules[ld->rule_src[i]];
+        size_t offset = hark_json_get(p->v, "id")->offset;
+        for (size_t k = 0; k < i; k++) {
+            const struct hark_rules_rule *e = &rules->rules[k];
+            if (e->group != r->group) {
+                continue;
+            }
+            const struct located *q = &ld->prules[ld->rule_src[k]];
+            bool is_all = is_always(e->match);
+            if (!is_all && !json_equal(hark_json_get(q->v, "match"),
+                                       hark_json_get(p->v, "match"))) {
+                continue;
+            }
+            char first[512];
+            where(q->doc, hark_json_get(q->v, "id")->offset, first,
+                  sizeof(first));
+            hark_json_warning(
+                p->doc, ld->diag, offset,
+                is_all ? "rule '%s' is shadowed in group \"%s\": rule '%s' "
+                         "(%s) matches every post and comes first"
+                       : "rule '%s' is shadowed in group \"%s\": rule '%s' "
+                         "(%s) has the same match and comes first",
+                r->id, rules->groups[r->group], e->id, first);
+            break;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1528,6 +1930,7 @@ static void loader_cleanup(struct loader *ld)
     free(ld->stack);
     free(ld->prules);
     free(ld->id_slots);
+    free(ld->rule_src);
     free(ld->lists);
     free(ld->authors);
 }
@@ -1562,6 +1965,7 @@ hark_err_t hark_rules_load(const char *const *paths,
         compile_rule(&ld, i, ids);
     }
     free(ids);
+    lint_groups(&ld);
     (void)snprintf(ld.rules->version, sizeof(ld.rules->version), "r-%012llx",
                    (unsigned long long)(ld.hash & 0xffffffffffffULL));
 

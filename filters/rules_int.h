@@ -60,8 +60,20 @@ enum hark_rules_node_kind {
     HARK_RULES_NODE_MATCH = 0, /* {"all", "any", "none"} */
     HARK_RULES_NODE_TEXT,      /* "regex" or "keywords" */
     HARK_RULES_NODE_NUM,       /* "gt", "gte", "lt", "lte", "eq" */
-    HARK_RULES_NODE_SET        /* "lang", "platform", "source", "kind" */
+    HARK_RULES_NODE_SET,       /* "lang", "platform", "source", "kind" */
+    HARK_RULES_NODE_LIST,      /* "hashtags", "mentions", "domains" */
+    HARK_RULES_NODE_NEAR       /* "near": two keyword tests within N words */
 };
+
+/* What a HARK_RULES_NODE_LIST test looks at. */
+enum hark_rules_lfield {
+    HARK_RULES_LF_HASHTAGS = 0,
+    HARK_RULES_LF_MENTIONS,
+    HARK_RULES_LF_DOMAINS
+};
+
+/* kind_mask bit for "original": neither a reply nor a repost. */
+#define HARK_RULES_KIND_ORIGINAL (1U << 4)
 
 enum {
     HARK_RULES_OP_GT = 1U << 0,
@@ -94,7 +106,23 @@ struct hark_rules_node {
     enum hark_rules_sfield sfield;
     char **values; /* lowercased for lang and platform */
     size_t n_values;
-    unsigned kind_mask; /* HARK_RULES_SF_KIND: bits of enum hark_post_kind */
+    unsigned kind_mask; /* HARK_RULES_SF_KIND: bits of enum hark_post_kind,
+                           and HARK_RULES_KIND_ORIGINAL */
+
+    /* HARK_RULES_NODE_LIST: `values` lowercased, without '#' / '@' */
+    enum hark_rules_lfield lfield;
+
+    /* HARK_RULES_NODE_NEAR: `code` is term A (on the normalized copy of
+     * `fields`), `code_b` term B, `words` finds the words between them.
+     * For the prefilter A and B are two text tests: text_id and
+     * pf_pattern for A, text_id_b and pf_pattern_b for B; the node can
+     * hold only when both hit. */
+    pcre2_code *code_b;
+    uint32_t text_id_b;
+    char *pf_pattern_b;
+    pcre2_code *words;
+    uint32_t within;  /* at most this many words apart (>= 1) */
+    bool is_ordered; /* A must come before B */
 };
 
 struct hark_rules_rule {

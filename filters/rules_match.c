@@ -179,6 +179,23 @@ static const struct hark_normalize *field_norm(struct field_state *fs)
 /* ------------------------------------------------------------------ */
 /* Tests                                                               */
 
+static void lower_add_n(struct hark_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (hark_buf_addc(b, c) != HARK_OK) {
+            hark_assert(!"unbounded buffer");
+        }
+    }
+    if (hark_buf_addc(b, '\0') != HARK_OK) {
+        hark_assert(!"unbounded buffer");
+    }
+    b->len--; /* keep it NUL-terminated, length without the NUL */
+}
+
 static void span_add(struct hark_rules_scratch *sc,
                      enum hark_field field,
                      uint32_t start,
@@ -339,10 +356,21 @@ static bool lang_matches(const char *lang, const char *code)
     return lang[n] == '\0' || lang[n] == '-' || lang[n] == '_';
 }
 
+/* Neither a reply nor a repost. */
+static bool is_original(const struct hark_post *post)
+{
+    return post->kind != HARK_KIND_REPLY && post->kind != HARK_KIND_REPOST &&
+           !post->is_repost && !(post->in_reply_to && post->in_reply_to[0]);
+}
+
 static bool test_set(const struct hark_post *post,
                      const struct hark_rules_node *node)
 {
     if (node->sfield == HARK_RULES_SF_KIND) {
+        if ((node->kind_mask & HARK_RULES_KIND_ORIGINAL) &&
+            is_original(post)) {
+            return true;
+        }
         return (node->kind_mask & (1U << post->kind)) != 0;
     }
     const char *v = node->sfield == HARK_RULES_SF_LANG       ? post->lang
@@ -364,6 +392,241 @@ static bool test_set(const struct hark_post *post,
     return false;
 }
 
+static bool is_ascii(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s >= 0x80) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Whether the post's value `s` (a hashtag or a mention) is `want` (folded
+ * at load), case-insensitively; with `is_bare`, `want` also matches
+ * "want@any-host".
+ */
+static bool folded_is(const char *s, const char *want, bool is_bare)
+{
+    char *norm = NULL;
+    if (!is_ascii(s)) {
+        norm = hark_normalize_dup(s, strlen(s));
+        s = norm;
+    }
+    size_t n = strlen(want);
+    bool is_hit = strncasecmp(s, want, n) == 0 &&
+                  (s[n] == '\0' || (is_bare && s[n] == '@'));
+    free(norm);
+    return is_hit;
+}
+
+/* The host of a link ("https://user@Host.example:8080/x" -> host.example),
+ * lowercased into `b`; false when there is none. */
+static bool link_host(const char *url, struct hark_buf *b)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    if (p[0] == '/' && p[1] == '/') {
+        p += 2;
+    }
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    const char *colon = memchr(p, ':', n);
+    if (colon) {
+        n = (size_t)(colon - p);
+    }
+    while (n > 0 && p[n - 1] == '.') {
+        n--;
+    }
+    hark_buf_reset(b);
+    lower_add_n(b, p, n);
+    return n > 0;
+}
+
+static bool host_in(const char *host, size_t len, const char *domain)
+{
+    size_t n = strlen(domain);
+    if (len == n) {
+        return memcmp(host, domain, n) == 0;
+    }
+    return len > n && host[len - n - 1] == '.' &&
+           memcmp(host + len - n, domain, n) == 0;
+}
+
+static bool test_list(struct hark_rules_scratch *sc,
+                      const struct hark_rules_node *node)
+{
+    const struct hark_post *post = sc->post;
+    const struct hark_strv *have = node->lfield == HARK_RULES_LF_HASHTAGS
+                                       ? &post->hashtags
+                                   : node->lfield == HARK_RULES_LF_MENTIONS
+                                       ? &post->mentions
+                                       : &post->links;
+    for (size_t i = 0; i < have->n; i++) {
+        const char *s = have->v[i];
+        if (!s) {
+            continue;
+        }
+        if (node->lfield == HARK_RULES_LF_DOMAINS) {
+            if (!link_host(s, &sc->key)) {
+                continue;
+            }
+            for (size_t k = 0; k < node->n_values; k++) {
+                if (host_in(sc->key.ptr, sc->key.len, node->values[k])) {
+                    return true;
+                }
+            }
+            continue;
+        }
+        if (s[0] == '#' || s[0] == '@') {
+            s++;
+        }
+        for (size_t k = 0; k < node->n_values; k++) {
+            const char *want = node->values[k];
+            bool is_bare = node->lfield == HARK_RULES_LF_MENTIONS &&
+                           !strchr(want, '@');
+            if (folded_is(s, want, is_bare)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Most hits of each term of a "near" test looked at per field. */
+#define NEAR_MAX_HITS 32
+
+struct near_hit {
+    size_t s, e;
+};
+
+/* The hits of `code` in subject[0, len), up to NEAR_MAX_HITS. */
+static size_t near_hits(struct hark_rules_scratch *sc,
+                        const pcre2_code *code,
+                        const char *subject,
+                        size_t len,
+                        struct near_hit *out)
+{
+    size_t n = 0;
+    size_t start = 0;
+    while (start <= len && n < NEAR_MAX_HITS) {
+        int rc = pcre2_match(code, (PCRE2_SPTR)subject, len, start,
+                             PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
+        if (rc < 0) {
+            if (is_limit(rc)) {
+                sc->stats.n_match_limit++;
+            }
+            break;
+        }
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(sc->md);
+        if (ov[1] > ov[0]) {
+            out[n++] = (struct near_hit){ov[0], ov[1]};
+        }
+        start = next_start(subject, len, ov[0], ov[1]);
+    }
+    return n;
+}
+
+/* Whether fewer than `most` words lie in subject[from, to). */
+static bool few_words_between(struct hark_rules_scratch *sc,
+                              const pcre2_code *words,
+                              const char *subject,
+                              size_t from,
+                              size_t to,
+                              uint32_t most)
+{
+    uint32_t n = 0;
+    size_t start = from;
+    while (start < to) {
+        int rc = pcre2_match(words, (PCRE2_SPTR)subject, to, start,
+                             PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
+        if (rc < 0) {
+            break;
+        }
+        if (++n >= most) {
+            return false;
+        }
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(sc->md);
+        start = next_start(subject, to, ov[0], ov[1]);
+    }
+    return true;
+}
+
+/*
+ * "near" in one field: a hit of A and a hit of B that do not overlap,
+ * with at most within - 1 words between them (A first when ordered).
+ * With `collect`, records both hits of every such pair.
+ */
+static bool near_field(struct hark_rules_scratch *sc,
+                       const struct hark_rules_node *node,
+                       enum hark_rules_tfield f,
+                       bool collect)
+{
+    struct field_state *fs = field_get(sc, f);
+    if (!fs) {
+        return false;
+    }
+    const struct hark_normalize *norm = field_norm(fs);
+    struct near_hit a[NEAR_MAX_HITS];
+    struct near_hit b[NEAR_MAX_HITS];
+    size_t na = near_hits(sc, node->code, norm->text, norm->len, a);
+    if (na == 0) {
+        return false;
+    }
+    size_t nb = near_hits(sc, node->code_b, norm->text, norm->len, b);
+    bool matched = false;
+    for (size_t i = 0; i < na; i++) {
+        for (size_t k = 0; k < nb; k++) {
+            bool is_a_first = a[i].e <= b[k].s;
+            bool is_b_first = b[k].e <= a[i].s;
+            if (!is_a_first && (node->is_ordered || !is_b_first)) {
+                continue;
+            }
+            size_t from = is_a_first ? a[i].e : b[k].e;
+            size_t to = is_a_first ? b[k].s : a[i].s;
+            if (!few_words_between(sc, node->words, norm->text, from, to,
+                                   node->within)) {
+                continue;
+            }
+            matched = true;
+            if (!collect) {
+                return true;
+            }
+            if (f < (enum hark_rules_tfield)HARK_FIELD_COUNT_) {
+                uint32_t os = 0;
+                uint32_t oe = 0;
+                hark_normalize_span(norm, a[i].s, a[i].e, &os, &oe);
+                span_add(sc, (enum hark_field)f, os, oe);
+                hark_normalize_span(norm, b[k].s, b[k].e, &os, &oe);
+                span_add(sc, (enum hark_field)f, os, oe);
+            }
+        }
+    }
+    return matched;
+}
+
+static bool test_near(struct hark_rules_scratch *sc,
+                      const struct hark_rules_node *node,
+                      bool collect)
+{
+    bool matched = false;
+    for (unsigned f = 0; f < HARK_RULES_TF_COUNT; f++) {
+        if ((node->fields & (1U << f)) &&
+            near_field(sc, node, (enum hark_rules_tfield)f, collect)) {
+            matched = true;
+            if (!collect) {
+                return true;
+            }
+        }
+    }
+    return matched;
+}
+
 static bool eval(struct hark_rules_scratch *sc,
                  const struct hark_rules_node *node)
 {
@@ -374,6 +637,10 @@ static bool eval(struct hark_rules_scratch *sc,
         return test_num(sc->post, node);
     case HARK_RULES_NODE_SET:
         return test_set(sc->post, node);
+    case HARK_RULES_NODE_LIST:
+        return test_list(sc, node);
+    case HARK_RULES_NODE_NEAR:
+        return test_near(sc, node, false);
     case HARK_RULES_NODE_MATCH:
         break;
     }
@@ -409,6 +676,8 @@ static void collect_if(struct hark_rules_scratch *sc,
 {
     if (node->kind == HARK_RULES_NODE_TEXT) {
         (void)test_text(sc, node, true);
+    } else if (node->kind == HARK_RULES_NODE_NEAR) {
+        (void)test_near(sc, node, true);
     } else if (node->kind == HARK_RULES_NODE_MATCH && eval(sc, node)) {
         collect(sc, node);
     }
@@ -419,6 +688,10 @@ static void collect(struct hark_rules_scratch *sc,
 {
     if (node->kind == HARK_RULES_NODE_TEXT) {
         (void)test_text(sc, node, true);
+        return;
+    }
+    if (node->kind == HARK_RULES_NODE_NEAR) {
+        (void)test_near(sc, node, true);
         return;
     }
     if (node->kind != HARK_RULES_NODE_MATCH) {

@@ -307,6 +307,64 @@ static void test_hark_rules_apply__prefilter_same_matches(void **state)
     assert_int_equal(c->n_fallbacks, 0);
 }
 
+#define NEW_RULES                                                             \
+    "{`rules`: ["                                                             \
+    "{`id`: `tag`, `match`: {`all`: [{`hashtags`: [`acme`]}]}},"              \
+    "{`id`: `tag_kw`, `match`: {`all`: [{`hashtags`: [`acme`]},"              \
+    "   {`keywords`: [`refund`]}]}},"                                         \
+    "{`id`: `men_or_kw`, `match`: {`any`: [{`mentions`: [`acme`]},"           \
+    "   {`keywords`: [`globex`]}]}},"                                         \
+    "{`id`: `dom_none`, `match`: {`all`: [{`domains`: [`acme.com`]}],"        \
+    "   `none`: [{`keywords`: [`spam`]}]}},"                                  \
+    "{`id`: `orig`, `match`: {`all`: [{`kind`: `original`},"                  \
+    "   {`regex`: `down`}]}},"                                                \
+    "{`id`: `near`, `match`: {`all`: [{`near`: {`terms`: [`refund*`,"         \
+    "   `money`], `within`: 2}}]}},"                                          \
+    "{`id`: `near_any`, `match`: {`any`: [{`near`: {`terms`: [`acme`,"        \
+    "   `down`], `within`: 3, `ordered`: true}}, {`keywords`: [`xyzzy`]}]}}"  \
+    "]}"
+
+static void test_hark_rules_apply__prefilter_new_conditions_same(void **state)
+{
+    (void)state;
+    load_text(NEW_RULES);
+    assert_non_null(fx->rules->prefilter);
+    /* Only tag, men_or_kw and dom_none: a near test needs both terms. */
+    assert_int_equal(hark_prefilter_stats(fx->rules->prefilter)->n_always_rules,
+                     3);
+    static const char *const more[] = {
+        "refund my money", "money for a refund", "acme is down",
+        "down is acme", "refunded, all of my money", "spam from acme",
+    };
+    size_t n_texts = sizeof(texts) / sizeof(texts[0]);
+    size_t n_more = sizeof(more) / sizeof(more[0]);
+    bool saw[7] = {false};
+    static const char *const ids[] = {"tag", "tag_kw", "men_or_kw",
+                                      "dom_none", "orig", "near", "near_any"};
+    for (size_t i = 0; i < n_texts + n_more; i++) {
+        const char *t = i < n_texts ? texts[i] : more[i - n_texts];
+        for (int v = 0; v < 8; v++) {
+            struct hark_post *post =
+                make_post(t, v & 4 ? "refund, or acme" : NULL, NULL, 10);
+            if (v & 1) {
+                hark_strv_add(&post->hashtags, "ACME", 4);
+                hark_strv_add(&post->mentions, "acme@acme.social", 16);
+                hark_strv_add(&post->links, "https://www.acme.com/x", 22);
+            }
+            if (v & 2) {
+                post->kind = HARK_KIND_REPLY;
+            }
+            const char *desc = both_ways(post);
+            for (size_t k = 0; k < 7; k++) {
+                saw[k] = saw[k] || has_rule(desc, ids[k]);
+            }
+        }
+    }
+    for (size_t k = 0; k < 7; k++) {
+        assert_true(saw[k]);
+    }
+}
+
 static void test_hark_rules_load__prefilter_off_by_env(void **state)
 {
     (void)state;
@@ -571,6 +629,9 @@ int main(void)
             test_hark_rules_apply__prefilter_same_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_hark_rules_load__prefilter_off_by_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_hark_rules_apply__prefilter_new_conditions_same, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_hark_rules_load__prefilter_regex_tier_only, setup, teardown),
         cmocka_unit_test_setup_teardown(

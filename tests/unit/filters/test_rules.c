@@ -695,6 +695,273 @@ static void test_hark_rules_load__include_cycle_and_missing(void **state)
                         "file or directory");
 }
 
+/* ------------------------------------------------------------------ */
+/* Hashtags, mentions, domains, original, near                         */
+
+static struct hark_post *post_with(const char *text)
+{
+    struct hark_post *post = hark_post_new();
+    free(post->text);
+    post->text = strdup(text);
+    post->platform = strdup("mastodon");
+    return post;
+}
+
+static bool post_matches(struct hark_post *post, const char *rule)
+{
+    struct hark_item *item = apply_post(post);
+    bool is_hit = find_match(item, rule) != NULL;
+    hark_item_free(item);
+    return is_hit;
+}
+
+static bool tagged(const char *field, const char *value, const char *rule)
+{
+    struct hark_post *post = post_with("");
+    struct hark_strv *sv = strcmp(field, "hashtags") == 0 ? &post->hashtags
+                           : strcmp(field, "mentions") == 0
+                               ? &post->mentions
+                               : &post->links;
+    hark_strv_add(sv, value, strlen(value));
+    return post_matches(post, rule);
+}
+
+static void test_hark_rules_apply__hashtags_case_insensitive(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [{`id`: `h`, `match`: {`all`: ["
+              "{`hashtags`: [`#Acme`, `Café`]}]}}]}");
+    assert_true(tagged("hashtags", "acme", "h"));
+    assert_true(tagged("hashtags", "ACME", "h"));
+    assert_true(tagged("hashtags", "#acme", "h"));
+    assert_true(tagged("hashtags", "CAFÉ", "h"));
+    assert_false(tagged("hashtags", "acmeco", "h"));
+    assert_false(tagged("hashtags", "acm", "h"));
+    assert_false(matches("#acme in the text is not a hashtag", "h"));
+}
+
+static void test_hark_rules_apply__mentions_bare_name_any_host(void **s)
+{
+    (void)s;
+    load_text("{`rules`: [{`id`: `bare`, `match`: {`all`: ["
+              "{`mentions`: [`@Acme`]}]}},"
+              "{`id`: `full`, `match`: {`all`: ["
+              "{`mentions`: [`help@acme.social`]}]}}]}");
+    assert_true(tagged("mentions", "acme", "bare"));
+    assert_true(tagged("mentions", "ACME@mastodon.social", "bare"));
+    assert_true(tagged("mentions", "@acme@other.host", "bare"));
+    assert_false(tagged("mentions", "acmebot@mastodon.social", "bare"));
+    assert_false(tagged("mentions", "acme@mastodon.social", "full"));
+    assert_true(tagged("mentions", "Help@Acme.Social", "full"));
+    assert_false(tagged("mentions", "help", "full"));
+    assert_false(tagged("mentions", "help@acme.social.evil", "full"));
+}
+
+static void test_hark_rules_apply__domains_host_or_subdomain(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [{`id`: `d`, `match`: {`all`: ["
+              "{`domains`: [`Acme.com`]}]}}]}");
+    assert_true(tagged("links", "https://acme.com/", "d"));
+    assert_true(tagged("links", "https://support.ACME.com/x?y#z", "d"));
+    assert_true(tagged("links", "http://acme.com:8080/path", "d"));
+    assert_true(tagged("links", "https://user@acme.com./", "d"));
+    assert_true(tagged("links", "acme.com/no-scheme", "d"));
+    assert_false(tagged("links", "https://notacme.com/", "d"));
+    assert_false(tagged("links", "https://acme.com.evil.net/", "d"));
+    assert_false(tagged("links", "https://evil.net/acme.com", "d"));
+    assert_false(tagged("links", "https://evil.net/?u=https://acme.com", "d"));
+}
+
+static void test_hark_rules_apply__kind_original(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [{`id`: `o`, `match`: {`all`: ["
+              "{`kind`: `original`}]}},"
+              "{`id`: `or`, `match`: {`all`: ["
+              "{`kind`: [`original`, `repost`]}]}}]}");
+    struct hark_post *post = post_with("x");
+    assert_true(post_matches(post, "o"));
+    post = post_with("x");
+    post->kind = HARK_KIND_REPLY;
+    assert_false(post_matches(post, "o"));
+    post = post_with("x");
+    post->kind = HARK_KIND_REPOST;
+    assert_false(post_matches(post, "o"));
+    post = post_with("x");
+    post->kind = HARK_KIND_REPOST;
+    assert_true(post_matches(post, "or"));
+    post = post_with("x");
+    post->is_repost = true;
+    assert_false(post_matches(post, "o"));
+    post = post_with("x");
+    post->kind = HARK_KIND_COMMENT;
+    post->in_reply_to = strdup("t3_abc");
+    assert_false(post_matches(post, "o"));
+    post = post_with("x");
+    post->kind = HARK_KIND_COMMENT;
+    assert_true(post_matches(post, "o"));
+}
+
+static void test_hark_rules_apply__near_within_words(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [{`id`: `n`, `match`: {`all`: ["
+              "{`near`: {`terms`: [`refund*`, [`money`, `@cash`]], "
+              "`within`: 3}}]}},"
+              "{`id`: `o`, `match`: {`all`: ["
+              "{`near`: {`terms`: [`refund`, `money`], `within`: 3, "
+              "`ordered`: true}}]}}],"
+              "`lists`: {`cash`: [`cash`, `my dollars`]}}");
+    assert_true(matches("refund my money", "n"));
+    assert_true(matches("refund money", "n"));
+    assert_true(matches("refunds: all my money", "n"));
+    assert_false(matches("refund of all my money", "n"));
+    assert_true(matches("money for a refund", "n"));
+    assert_true(matches("refunded, in cash", "n"));
+    assert_true(matches("a refund in my dollars", "n"));
+    assert_false(matches("refund", "n"));
+    assert_false(matches("money", "n"));
+    assert_false(matches("nonrefund my money", "n"));
+    assert_true(matches("\xf0\x9d\x90\xab\xf0\x9d\x90\x9e\xf0\x9d\x90\x9f"
+                        "\xf0\x9d\x90\xae\xf0\x9d\x90\xa7\xf0\x9d\x90\x9d"
+                        " my MONEY",
+                        "n"));
+    assert_true(matches("refund my money", "o"));
+    assert_false(matches("money for a refund", "o"));
+    assert_true(matches("money, then a refund for the money", "o"));
+}
+
+static void test_hark_rules_apply__near_spans_both_hits(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [{`id`: `n`, `match`: {`all`: ["
+              "{`near`: {`terms`: [`refund`, `money`], `within`: 2}}]}}]}");
+    struct hark_item *item = apply_text("I want a Refund, money back");
+    const struct hark_match *m = find_match(item, "n");
+    assert_non_null(m);
+    assert_int_equal(m->n_spans, 2);
+    assert_span(m, 0, HARK_FIELD_TEXT, 9, 15);
+    assert_span(m, 1, HARK_FIELD_TEXT, 17, 22);
+    hark_item_free(item);
+    /* The title is searched too, but A and B must share a field. */
+    struct hark_post *post = post_with("money");
+    post->title = strdup("refund");
+    assert_false(post_matches(post, "n"));
+}
+
+static void test_hark_rules_load__new_condition_errors(void **state)
+{
+    (void)state;
+    write_file("bad.json",
+               "{`rules`: [\n"
+               "  {`id`: `a`, `match`: {`all`: [{`hashtags`: []}]}},\n"
+               "  {`id`: `b`, `match`: {`all`: [{`domains`: [`a.com/x`]}]}},\n"
+               "  {`id`: `c`, `match`: {`all`: [{`mentions`: [`@`, 3]}]}},\n"
+               "  {`id`: `d`, `match`: {`all`: [{`kind`: `originl`}]}},\n"
+               "  {`id`: `e`, `match`: {`all`: [{`near`: {`terms`: [`x`],\n"
+               "     `within`: 0}}]}},\n"
+               "  {`id`: `f`, `match`: {`all`: [{`near`: {`terms`: [`*x`, "
+               "{}], `within`: 2, `orderd`: true}}]}}\n"
+               "]}\n");
+    const char *paths[] = {"bad.json"};
+    assert_int_equal(load_fail(paths, 1), HARK_EINVAL);
+    print_diag();
+    const char *want[] = {
+        "bad.json:2:46: \"hashtags\" is empty: it could never match",
+        "bad.json:3:46: bad domain \"a.com/x\"; expected a host name such "
+        "as \"example.com\"",
+        "bad.json:4:47: bad mention \"@\"; expected a handle such as "
+        "\"acme\" or \"@acme@host\"",
+        "bad.json:4:52: mentions must be non-empty strings, not integer",
+        "bad.json:5:42: unknown kind \"originl\"; expected \"post\", "
+        "\"comment\", \"reply\", \"repost\" or \"original\"",
+        "bad.json:6:52: \"terms\" must hold two keyword terms (or lists of "
+        "them), not 1",
+        "bad.json:7:16: \"within\" must be a number of words from 1 to "
+        "1000, not 0",
+        "bad.json:8:77: unknown key \"orderd\" in \"near\"; expected one of "
+        "\"terms\", \"within\", \"ordered\"",
+        "bad.json:8:53: keyword \"*x\": \"*\" may only be inside or at "
+        "the end of a word",
+        "bad.json:8:59: a \"near\" term must be a keyword or a list of "
+        "keywords, not object",
+    };
+    assert_int_equal(fx->diag.n_entries, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_string_equal(diag_msg(i), want[i]);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Lints                                                               */
+
+static void assert_warning(size_t i, const char *want)
+{
+    assert_int_equal(fx->diag.entries[i].severity, HARK_DIAG_WARNING);
+    assert_string_equal(diag_msg(i), want);
+}
+
+static void test_hark_rules_load__lint_short_wildcard_stem(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [{`id`: `w`, `match`: {`any`: [\n"
+              "  {`keywords`: [`ab*`, `abc*`, `x y*`]},\n"
+              "  {`near`: {`terms`: [`a?*`, `refund`], `within`: 2}}]}}]}");
+    assert_int_equal(fx->diag.n_errors, 0);
+    assert_int_equal(fx->diag.n_entries, 3);
+    assert_warning(0, "r.json:2:17: keyword \"ab*\": only 2 letters before "
+                      "\"*\" (use at least 3, or it matches too many words)");
+    assert_warning(1, "r.json:2:32: keyword \"x y*\": only 1 letter before "
+                      "\"*\" (use at least 3, or it matches too many words)");
+    assert_warning(2, "r.json:3:23: keyword \"a?*\": only 1 letter before "
+                      "\"*\" (use at least 3, or it matches too many words)");
+    /* A warning, not an error: the rule still works. */
+    assert_true(matches("abroad", "w"));
+}
+
+static void test_hark_rules_load__lint_regex_matches_empty(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [{`id`: `e`, `match`: {`any`: [\n"
+              "  {`regex`: `(refund)?`}, {`regex`: `refunds?`},\n"
+              "  {`regex`: `\\\\b|x`}]}}]}");
+    assert_int_equal(fx->diag.n_errors, 0);
+    assert_int_equal(fx->diag.n_entries, 2);
+    assert_warning(0, "r.json:2:13: rule 'e': regex \"(refund)?\" matches "
+                      "the empty string, so it holds on every post");
+    assert_warning(1, "r.json:3:13: rule 'e': regex \"\\b|x\" matches "
+                      "the empty string, so it holds on every post");
+    assert_true(matches("nothing here", "e"));
+}
+
+static void test_hark_rules_load__lint_shadowed_in_group(void **state)
+{
+    (void)state;
+    load_text("{`rules`: [\n"
+              "  {`id`: `a`, `group`: `g`, `match`: {`all`: "
+              "[{`keywords`: [`refund`]}]}},\n"
+              "  {`id`: `b`, `group`: `h`, `match`: {`all`: "
+              "[{`keywords`: [`refund`]}]}},\n"
+              "  {`id`: `c`, `group`: `g`, `match`: {`all`: "
+              "[{`keywords`: [`refunds`]}]}},\n"
+              "  {`id`: `d`, `group`: `g`, `tags`: [`t`], `match`: "
+              "{`all`: [ {`keywords`: [`refund`]} ]}},\n"
+              "  {`id`: `e`, `group`: `h`, `match`: {`all`: []}},\n"
+              "  {`id`: `f`, `group`: `h`, `match`: {`all`: "
+              "[{`keywords`: [`other`]}]}},\n"
+              "  {`id`: `x`, `match`: {`all`: [{`keywords`: [`refund`]}]}}\n"
+              "]}");
+    assert_int_equal(fx->diag.n_errors, 0);
+    assert_int_equal(fx->diag.n_entries, 2);
+    assert_warning(0, "r.json:5:10: rule 'd' is shadowed in group \"g\": "
+                      "rule 'a' (r.json:2:10) has the same match and comes "
+                      "first");
+    assert_warning(1, "r.json:7:10: rule 'f' is shadowed in group \"h\": "
+                      "rule 'e' (r.json:6:10) matches every post and comes "
+                      "first");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -723,6 +990,16 @@ int main(void)
         T(test_hark_rules_load__unknown_list),
         T(test_hark_rules_load__collects_every_problem),
         T(test_hark_rules_load__include_cycle_and_missing),
+        T(test_hark_rules_apply__hashtags_case_insensitive),
+        T(test_hark_rules_apply__mentions_bare_name_any_host),
+        T(test_hark_rules_apply__domains_host_or_subdomain),
+        T(test_hark_rules_apply__kind_original),
+        T(test_hark_rules_apply__near_within_words),
+        T(test_hark_rules_apply__near_spans_both_hits),
+        T(test_hark_rules_load__new_condition_errors),
+        T(test_hark_rules_load__lint_short_wildcard_stem),
+        T(test_hark_rules_load__lint_regex_matches_empty),
+        T(test_hark_rules_load__lint_shadowed_in_group),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
