@@ -49,6 +49,7 @@ struct hark_app_config {
     struct hark_conv_cfg conversations;
     bool keep_unmatched;
     int workers;
+    int watch_s;                /* file watch period, 0 = off (SIGHUP only) */
     char *topic_posts;          /* short names; sinks add their prefix */
     char *topic_engagement;
     char *topic_dlq;

@@ -26,6 +26,7 @@ static const struct hark_cfgmap top_map[] = {
     {"conversations", HARK_JSON_OBJECT, false, NULL},
     {"keep_unmatched", HARK_JSON_BOOL, false, NULL},
     {"workers", HARK_JSON_INTEGER, false, NULL},
+    {"watch_s", HARK_JSON_INTEGER, false, NULL},
     {"topics", HARK_JSON_OBJECT, false, NULL},
     {"limits", HARK_JSON_OBJECT, false, NULL},
     {"trends", HARK_JSON_OBJECT, false,
@@ -497,6 +498,16 @@ static hark_err_t parse_top(struct hark_app_config *cfg,
             err = HARK_EINVAL;
         } else {
             cfg->workers = (int)v->i;
+        }
+    }
+    v = hark_json_get(root, "watch_s");
+    if (v && v->type == HARK_JSON_INTEGER) {
+        if (v->i < 0 || v->i > 86400) {
+            hark_json_error(cfg->doc, diag, v->offset,
+                            "\"watch_s\" must be between 0 (off) and 86400");
+            err = HARK_EINVAL;
+        } else {
+            cfg->watch_s = (int)v->i;
         }
     }
     v = hark_json_get(root, "topics");

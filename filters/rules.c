@@ -1883,6 +1883,10 @@ static void lint_groups(struct loader *ld)
 static void rules_free(struct hark_rules *rules)
 {
     hark_prefilter_free(rules->prefilter);
+    for (size_t i = 0; i < rules->n_files; i++) {
+        free(rules->files[i]);
+    }
+    free(rules->files);
     for (size_t i = 0; i < rules->n_rules; i++) {
         rule_cleanup(&rules->rules[i]);
     }
@@ -1966,6 +1970,11 @@ hark_err_t hark_rules_load(const char *const *paths,
     }
     free(ids);
     lint_groups(&ld);
+    ld.rules->files = hark_xcalloc(ld.n_files ? ld.n_files : 1, sizeof(char *));
+    for (size_t i = 0; i < ld.n_files; i++) {
+        const char *f = ld.files[i].doc->file;
+        ld.rules->files[ld.rules->n_files++] = hark_xstrdup(f ? f : "");
+    }
     (void)snprintf(ld.rules->version, sizeof(ld.rules->version), "r-%012llx",
                    (unsigned long long)(ld.hash & 0xffffffffffffULL));
 
@@ -2014,4 +2023,14 @@ const char *hark_rules_version(const struct hark_rules *rules)
 size_t hark_rules_count(const struct hark_rules *rules)
 {
     return rules ? rules->n_rules : 0;
+}
+
+size_t hark_rules_n_files(const struct hark_rules *rules)
+{
+    return rules->n_files;
+}
+
+const char *hark_rules_file(const struct hark_rules *rules, size_t i)
+{
+    return i < rules->n_files ? rules->files[i] : NULL;
 }

@@ -160,6 +160,8 @@ struct hark_rules {
     size_t n_text;                    /* text tests (text_id < n_text) */
     struct hark_prefilter *prefilter; /* NULL: every rule on every post */
     char version[16];                 /* "r-" + 12 hex digits */
+    char **files;                     /* every file loaded, includes too */
+    size_t n_files;
 };
 
 /* Most spans one matched rule reports. */

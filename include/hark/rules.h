@@ -36,6 +36,10 @@ void hark_rules_unref(struct hark_rules *rules);
 /* A hash of the compiled rules' sources ("r-1a2b3c4d"); borrowed. */
 const char *hark_rules_version(const struct hark_rules *rules);
 size_t hark_rules_count(const struct hark_rules *rules);
+/* The files the set was loaded from, includes too (for a file watch);
+ * borrowed while the set lives. */
+size_t hark_rules_n_files(const struct hark_rules *rules);
+const char *hark_rules_file(const struct hark_rules *rules, size_t i);
 /* Per-thread match data. */
 struct hark_rules_scratch *hark_rules_scratch_new(void);
 void hark_rules_scratch_free(struct hark_rules_scratch *scratch);

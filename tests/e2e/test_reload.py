@@ -78,6 +78,36 @@ def test_sighup_swaps_rules_under_load():
                 check(rules_matched <= {"v2"}, "v2 events match v2 rules")
 
 
+def test_file_watch_reloads_an_included_pack():
+    with H.ReplayServer(initial=10) as replay, H.temp_dir() as tmp:
+        inc = os.path.join(tmp, "inc.json")
+        write_rules(inc, [{"id": "w1", "match": {"any": [
+            {"keywords": ["toot*"]}]}}])
+        with open(os.path.join(tmp, "rules.json"), "w") as f:
+            json.dump({"include": ["inc.json"]}, f)
+        cfg = H.write_config(tmp, {
+            "sources": [{"name": "r", "type": "mastodon",
+                         "base_url": replay.url, "timeline": "public",
+                         "interval_s": 1}],
+            "rules": ["rules.json"],
+            "keep_unmatched": True,
+            "watch_s": 1,
+        })
+        hark = H.Hark(["run", "-c", cfg], cwd=tmp)
+        H.wait_for(lambda: len(events(tmp)) > 0, 30, "first events")
+        v1 = events(tmp)[0]["rules_version"]
+        # Only the included file changes (no SIGHUP).
+        write_rules(inc, [{"id": "w2", "match": {"any": [
+            {"keywords": ["television"]}]}}])
+        H.wait_for(lambda: "a watched file changed" in hark.stderr_text(),
+                   30, "the watch noticed the included pack")
+        replay.release(200)
+        H.wait_for(lambda: any(e["rules_version"] != v1 for e in events(tmp)),
+                   30, "events matched with the new set")
+        res = hark.stop()
+        check(res.returncode == 0, "exit 0", res)
+
+
 def visible(replay):
     ids, max_id = [], None
     while True:
@@ -94,4 +124,5 @@ def visible(replay):
 if __name__ == "__main__":
     if not os.environ.get("HARK_BIN"):
         H.skip("HARK_BIN is not set")
-    H.main([test_sighup_swaps_rules_under_load])
+    H.main([test_sighup_swaps_rules_under_load,
+            test_file_watch_reloads_an_included_pack])
