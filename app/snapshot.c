@@ -67,7 +67,11 @@ void hark_app_analyze(const struct hark_snapshot *snap,
                    (item->action == HARK_ACTION_NONE &&
                     snap->cfg->keep_unmatched);
     if ((is_kept || is_always_scored) && !item->post->is_deleted) {
-        hark_sentiment_score(snap->lexicon, item->post, &item->sentiment);
+        size_t n = 0;
+        const struct hark_sentiment_phrase *ph =
+            hark_rules_sentiment_phrases(snap->rules, &n);
+        hark_sentiment_score_with(snap->lexicon, ph, n, item->post,
+                                  &item->sentiment);
     }
 }
 

@@ -56,6 +56,12 @@ static const struct hark_cfgmap pack_map[] = {
     {"include", HARK_JSON_ARRAY, false, NULL},
     {"lists", HARK_JSON_OBJECT, false, NULL},
     {"authors", HARK_JSON_OBJECT, false, NULL},
+    {"sentiment", HARK_JSON_OBJECT, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+static const struct hark_cfgmap sentiment_map[] = {
+    {"phrases", HARK_JSON_OBJECT, false, NULL},
     {NULL, 0, false, NULL},
 };
 
@@ -217,6 +223,53 @@ static void load_includes(struct loader *ld,
     }
 }
 
+/* "sentiment": {"phrases": {"still waiting": -2.0, ...}}: domain terms. */
+static void collect_phrases(struct loader *ld, const struct hark_json_doc *doc,
+                            const struct hark_json *v)
+{
+    if (!v) {
+        return;
+    }
+    /* Problems are in diag; the phrases are still checked one by one. */
+    /* Unknown keys are reported; the phrases are still checked. */
+    hark_err_t keys = hark_cfgmap_check(doc, v, sentiment_map,
+                                        "\"sentiment\"", ld->diag);
+    (void)keys;
+    const struct hark_json *ph = hark_json_get(v, "phrases");
+    if (ph && ph->type != HARK_JSON_OBJECT) {
+        return;
+    }
+    for (size_t i = 0; ph && i < ph->n; i++) {
+        const struct hark_json *val = ph->items[i];
+        const char *key = ph->keys[i];
+        if (!(val->type & HARK_JSON_NUMBER) || val->d < -4 || val->d > 4) {
+            hark_json_error(doc, ld->diag, val->offset,
+                            "sentiment phrase \"%s\" needs a valence "
+                            "between -4 and 4", key);
+            continue;
+        }
+        size_t len = strlen(key);
+        if (len == 0) {
+            hark_json_error(doc, ld->diag, ph->key_offsets[i],
+                            "an empty sentiment phrase");
+            continue;
+        }
+        struct hark_rules *r = ld->rules;
+        r->phrases = hark_xrealloc(r->phrases,
+                                   (r->n_phrases + 1) * sizeof(*r->phrases));
+        char *lower = hark_xstrndup(key, len);
+        for (char *c = lower; *c; c++) {
+            if (*c >= 'A' && *c <= 'Z') {
+                *c = (char)(*c - 'A' + 'a');
+            }
+        }
+        r->phrases[r->n_phrases].phrase = lower;
+        r->phrases[r->n_phrases].len = len;
+        r->phrases[r->n_phrases].valence = val->d;
+        r->n_phrases++;
+    }
+}
+
 static void collect_pack(struct loader *ld, const struct hark_json_doc *doc)
 {
     const struct hark_json *root = doc->root;
@@ -240,6 +293,7 @@ static void collect_pack(struct loader *ld, const struct hark_json_doc *doc)
             located_add(&ld->prules, &ld->n_prules, doc, v->items[i], NULL, 0);
         }
     }
+    collect_phrases(ld, doc, hark_json_get(root, "sentiment"));
 }
 
 /*
@@ -1883,6 +1937,10 @@ static void lint_groups(struct loader *ld)
 static void rules_free(struct hark_rules *rules)
 {
     hark_prefilter_free(rules->prefilter);
+    for (size_t i = 0; i < rules->n_phrases; i++) {
+        free((char *)(uintptr_t)rules->phrases[i].phrase);
+    }
+    free(rules->phrases);
     for (size_t i = 0; i < rules->n_files; i++) {
         free(rules->files[i]);
     }
@@ -2033,4 +2091,11 @@ size_t hark_rules_n_files(const struct hark_rules *rules)
 const char *hark_rules_file(const struct hark_rules *rules, size_t i)
 {
     return i < rules->n_files ? rules->files[i] : NULL;
+}
+
+const struct hark_sentiment_phrase *
+hark_rules_sentiment_phrases(const struct hark_rules *rules, size_t *n)
+{
+    *n = rules->n_phrases;
+    return rules->phrases;
 }

@@ -25,6 +25,7 @@
 #include <pcre2.h>
 
 #include "hark/rules.h"
+#include "hark/sentiment.h"
 
 struct hark_prefilter;
 
@@ -160,6 +161,8 @@ struct hark_rules {
     size_t n_text;                    /* text tests (text_id < n_text) */
     struct hark_prefilter *prefilter; /* NULL: every rule on every post */
     char version[16];                 /* "r-" + 12 hex digits */
+    struct hark_sentiment_phrase *phrases; /* packs' "sentiment" phrases */
+    size_t n_phrases;
     char **files;                     /* every file loaded, includes too */
     size_t n_files;
 };

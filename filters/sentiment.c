@@ -63,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <utf8proc.h>
 
@@ -1725,9 +1726,52 @@ static bool is_english(const char *lang)
            (lang[2] == '\0' || lang[2] == '-' || lang[2] == '_');
 }
 
+static bool is_word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c >= 0x80 || c == '\'' || c == '_';
+}
+
+/* Adds each word-bounded, ASCII-case-insensitive occurrence of the domain
+ * phrases in `text` to *sum and to the terms. */
+static void score_phrases(const struct hark_sentiment_phrase *phrases,
+                          size_t n, const char *text, size_t len,
+                          struct hark_sentiment *out, double *sum,
+                          bool *has_tokens)
+{
+    for (size_t k = 0; k < n; k++) {
+        const struct hark_sentiment_phrase *ph = &phrases[k];
+        if (ph->len == 0 || ph->len > len) {
+            continue;
+        }
+        for (size_t i = 0; i + ph->len <= len; i++) {
+            if (strncasecmp(text + i, ph->phrase, ph->len) != 0) {
+                continue;
+            }
+            bool is_start = i == 0 || !is_word_byte((unsigned char)text[i - 1]);
+            bool is_end = i + ph->len == len ||
+                          !is_word_byte((unsigned char)text[i + ph->len]);
+            if (is_start && is_end) {
+                *sum += ph->valence;
+                *has_tokens = true;
+                hark_sentiment_add_term(out, ph->phrase, ph->len, ph->valence);
+                i += ph->len - 1;
+            }
+        }
+    }
+}
+
 void hark_sentiment_score(const struct hark_lexicon *lex,
                           const struct hark_post *post,
                           struct hark_sentiment *out)
+{
+    hark_sentiment_score_with(lex, NULL, 0, post, out);
+}
+
+void hark_sentiment_score_with(const struct hark_lexicon *lex,
+                               const struct hark_sentiment_phrase *phrases,
+                               size_t n, const struct hark_post *post,
+                               struct hark_sentiment *out)
 {
     hark_assert(lex && post && out);
     if (post->lang && post->lang[0] != '\0' && !is_english(post->lang)) {
@@ -1741,8 +1785,10 @@ void hark_sentiment_score(const struct hark_lexicon *lex,
     for (size_t i = 0; i < 3; i++) {
         if (fields[i] && fields[i][0] != '\0') {
             bool seg_has_tokens = false;
-            sum += score_segment(lex, fields[i], strlen(fields[i]), out,
-                                 &seg_has_tokens);
+            size_t flen = strlen(fields[i]);
+            sum += score_segment(lex, fields[i], flen, out, &seg_has_tokens);
+            score_phrases(phrases, n, fields[i], flen, out, &sum,
+                          &seg_has_tokens);
             has_tokens = has_tokens || seg_has_tokens;
         }
     }

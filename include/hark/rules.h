@@ -39,6 +39,11 @@ size_t hark_rules_count(const struct hark_rules *rules);
 /* The files the set was loaded from, includes too (for a file watch);
  * borrowed while the set lives. */
 size_t hark_rules_n_files(const struct hark_rules *rules);
+/* The packs' domain sentiment phrases ("sentiment": {"phrases": {...}});
+ * borrowed while the set lives. */
+struct hark_sentiment_phrase;
+const struct hark_sentiment_phrase *
+hark_rules_sentiment_phrases(const struct hark_rules *rules, size_t *n);
 const char *hark_rules_file(const struct hark_rules *rules, size_t i);
 /* Per-thread match data. */
 struct hark_rules_scratch *hark_rules_scratch_new(void);

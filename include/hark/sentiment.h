@@ -38,6 +38,26 @@ void hark_sentiment_score(const struct hark_lexicon *lex,
                           const struct hark_post *post,
                           struct hark_sentiment *out);
 
+/*
+ * A domain override from a rule pack: a word or phrase (lowercase) whose
+ * valence (VADER scale, -4..4) counts wherever it appears word-bounded,
+ * e.g. "still waiting" -2.0 in customer care. Borrowed from the rule set.
+ */
+struct hark_sentiment_phrase {
+    const char *phrase;
+    size_t len;
+    double valence;
+};
+
+/*
+ * hark_sentiment_score() plus the `n` domain phrases: each occurrence adds
+ * its valence to the sum before normalization and is listed in terms.
+ */
+void hark_sentiment_score_with(const struct hark_lexicon *lex,
+                               const struct hark_sentiment_phrase *phrases,
+                               size_t n, const struct hark_post *post,
+                               struct hark_sentiment *out);
+
 /* Scores plain text the same way (no language check). */
 void hark_sentiment_score_text(const struct hark_lexicon *lex,
                                const char *text, size_t len,

@@ -664,7 +664,7 @@ static void test_hark_rules_load__collects_every_problem(void **state)
     assert_string_equal(diag_msg(0),
                         "bad.json:6:4: unknown key \"extra\" in a rule pack; "
                         "expected one of \"rules\", \"include\", \"lists\", "
-                        "\"authors\"");
+                        "\"authors\", \"sentiment\"");
     assert_string_equal(diag_msg(1), "bad.json:2:31: \"any\" is empty: it "
                                      "could never match");
     assert_string_equal(diag_msg(2),
