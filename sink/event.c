@@ -366,6 +366,9 @@ hark_err_t hark_event_build(const struct hark_item *item,
     yajl_gen gen = gen_new();
     yajl_gen_map_open(gen);
     gen_header(gen, schema, event_id, emitted_at_ms);
+    /* Every event, tombstones too, says which rule set saw it. */
+    hark_gen_key(gen, "rules_version");
+    hark_gen_str(gen, item->rules_version);
     if (post->is_deleted) {
         hark_gen_key(gen, "post");
         yajl_gen_map_open(gen);
@@ -377,8 +380,6 @@ hark_err_t hark_event_build(const struct hark_item *item,
         hark_gen_key(gen, "deleted");
         hark_gen_bool(gen, true);
     } else {
-        hark_gen_key(gen, "rules_version");
-        hark_gen_str(gen, item->rules_version);
         hark_event_gen_parts(gen, item);
     }
     return gen_finish(gen, out);

@@ -348,8 +348,8 @@ static void test_hark_event_build__tombstone(void **state)
     char *text = build(item, HARK_SCHEMA_POST, T_EMIT);
     yajl_val ev = parse(text);
     static const char *const keys[] = {"schema", "event_id", "emitted_at",
-                                       "post", "deleted"};
-    assert_keys(ev, keys, 5);
+                                       "rules_version", "post", "deleted"};
+    assert_keys(ev, keys, 6);
     static const char *const post_keys[] = {"id", "platform"};
     assert_keys(get(ev, "post"), post_keys, 2);
     assert_str(get(get(ev, "post"), "id"), "109876");
