@@ -98,3 +98,25 @@ void hark_idwin_add(struct hark_idwin *w, uint64_t id)
     }
     w->slots[i] = id;
 }
+
+uint64_t hark_idwin_key(const char *event_id)
+{
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; event_id[n] && n < 17; n++) {
+        char c = event_id[n];
+        unsigned d;
+        if (c >= '0' && c <= '9') {
+            d = (unsigned)(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            d = (unsigned)(c - 'a' + 10);
+        } else {
+            break;
+        }
+        v = (v << 4) | d;
+    }
+    if (n != 16 || event_id[16] != '\0') {
+        v = hark_hash64(event_id, strlen(event_id), HARK_HASH_SEED);
+    }
+    return v ? v : 1;
+}

@@ -47,6 +47,7 @@
 
 #include "hark/idwin.h"
 #include "hark/log.h"
+#include "sqlite_int.h"
 
 #define SEP 0x1f
 #define SCHEMA_VERSION 1
@@ -463,30 +464,6 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS decisions_ord ON decisions(ord);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', 1);";
 
-static void set_err(char *errbuf, size_t errbuf_len, const char *path,
-                    const char *what, sqlite3 *db)
-{
-    if (!errbuf || errbuf_len == 0) {
-        return;
-    }
-    int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
-    const char *msg = db ? sqlite3_errmsg(db) : "out of memory";
-    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
-        (void)snprintf(errbuf, errbuf_len,
-                       "%s: %s: the file is locked by another process (is "
-                       "another hark running with the same state_dir?)",
-                       path, what);
-    } else if ((code & 0xff) == SQLITE_NOTADB ||
-               (code & 0xff) == SQLITE_CORRUPT) {
-        (void)snprintf(errbuf, errbuf_len,
-                       "%s: %s: %s (the conversation state is damaged; move "
-                       "the file away to start with empty state)",
-                       path, what, msg);
-    } else {
-        (void)snprintf(errbuf, errbuf_len, "%s: %s: %s", path, what, msg);
-    }
-}
-
 static int exec(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -535,8 +512,8 @@ static hark_err_t check_version(struct hark_conv *conv, char *errbuf,
                            "SELECT value FROM meta WHERE key = "
                            "'schema_version'",
                            -1, &s, NULL) != SQLITE_OK) {
-        set_err(errbuf, errbuf_len, conv->path, "read the schema version",
-                conv->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
+                           "read the schema version", conv->db, "conversation");
         return HARK_EIO;
     }
     hark_err_t err = HARK_OK;
@@ -625,11 +602,13 @@ static hark_err_t store_open(struct hark_conv *conv, char *errbuf,
     return HARK_OK;
 
 fail_rollback:
-    set_err(errbuf, errbuf_len, conv->path, what, conv->db);
+    hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
+                       "conversation");
     (void)exec(conv->db, "ROLLBACK");
     return HARK_EIO;
 fail:
-    set_err(errbuf, errbuf_len, conv->path, what, conv->db);
+    hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
+                       "conversation");
     return HARK_EIO;
 }
 
@@ -643,7 +622,8 @@ static hark_err_t load_items(struct hark_conv *conv, char *errbuf,
                            " last_post_ms, answered_ms, last_post_id FROM"
                            " items",
                            -1, &s, NULL) != SQLITE_OK) {
-        set_err(errbuf, errbuf_len, conv->path, "read items", conv->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, "read items",
+                           conv->db, "conversation");
         return HARK_EIO;
     }
     int rc;
@@ -667,7 +647,8 @@ static hark_err_t load_items(struct hark_conv *conv, char *errbuf,
     }
     hark_err_t err = HARK_OK;
     if (rc != SQLITE_DONE) {
-        set_err(errbuf, errbuf_len, conv->path, "read items", conv->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, "read items",
+                           conv->db, "conversation");
         err = HARK_EIO;
     }
     sqlite3_finalize(s);
@@ -683,8 +664,8 @@ static hark_err_t load_applied(struct hark_conv *conv, char *errbuf,
                            "SELECT ord, obs_id FROM applied ORDER BY ord"
                            " DESC LIMIT ?1",
                            -1, &s, NULL) != SQLITE_OK) {
-        set_err(errbuf, errbuf_len, conv->path, "read applied event ids",
-                conv->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
+                           "read applied event ids", conv->db, "conversation");
         return HARK_EIO;
     }
     sqlite3_bind_int64(s, 1, (sqlite3_int64)conv->applied.window);
@@ -705,8 +686,8 @@ static hark_err_t load_applied(struct hark_conv *conv, char *errbuf,
     }
     hark_err_t err = HARK_OK;
     if (rc != SQLITE_DONE) {
-        set_err(errbuf, errbuf_len, conv->path, "read applied event ids",
-                conv->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
+                           "read applied event ids", conv->db, "conversation");
         err = HARK_EIO;
     }
     sqlite3_finalize(s);
@@ -925,8 +906,8 @@ hark_err_t hark_conv_commit(struct hark_conv *conv, char *errbuf,
         return HARK_OK;
     }
     if (exec(conv->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        set_err(errbuf, errbuf_len, conv->path, "begin a transaction",
-                conv->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
+                           "begin a transaction", conv->db, "conversation");
         conv->stats.commit_errors++;
         return HARK_EIO;
     }
@@ -935,7 +916,8 @@ hark_err_t hark_conv_commit(struct hark_conv *conv, char *errbuf,
         what = "commit";
     }
     if (what) {
-        set_err(errbuf, errbuf_len, conv->path, what, conv->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
+                           "conversation");
         if (!sqlite3_get_autocommit(conv->db)) {
             (void)exec(conv->db, "ROLLBACK");
         }
@@ -948,29 +930,6 @@ hark_err_t hark_conv_commit(struct hark_conv *conv, char *errbuf,
 }
 
 /* ---- keys, ids, times --------------------------------------------------- */
-
-/* "16 hex digits" -> the number; anything else is hashed. Never 0. */
-static uint64_t obs_id(const char *event_id)
-{
-    uint64_t v = 0;
-    size_t n = 0;
-    for (; event_id[n] && n < 17; n++) {
-        char c = event_id[n];
-        unsigned d;
-        if (c >= '0' && c <= '9') {
-            d = (unsigned)(c - '0');
-        } else if (c >= 'a' && c <= 'f') {
-            d = (unsigned)(c - 'a' + 10);
-        } else {
-            break;
-        }
-        v = (v << 4) | d;
-    }
-    if (n != 16 || event_id[16] != '\0') {
-        v = str_hash(event_id);
-    }
-    return v ? v : 1;
-}
 
 static uint64_t hash_field(uint64_t h, const char *s)
 {
@@ -1257,7 +1216,7 @@ hark_err_t hark_conv_observe(struct hark_conv *conv, struct hark_item *item,
             return HARK_OK;
         }
     }
-    uint64_t obs = obs_id(event_id);
+    uint64_t obs = hark_idwin_key(event_id);
     if (hark_idwin_has(&conv->applied, obs)) {
         free(key);
         return replay(conv, obs, item, out);

@@ -811,29 +811,6 @@ hark_err_t hark_relation_commit(struct hark_relation *rel, char *errbuf,
 
 /* ---- keys and ids ------------------------------------------------------ */
 
-/* "16 hex digits" -> the number; anything else is hashed. Never 0. */
-static uint64_t obs_id(const char *event_id)
-{
-    uint64_t v = 0;
-    size_t n = 0;
-    for (; event_id[n] && n < 17; n++) {
-        char c = event_id[n];
-        unsigned d;
-        if (c >= '0' && c <= '9') {
-            d = (unsigned)(c - '0');
-        } else if (c >= 'a' && c <= 'f') {
-            d = (unsigned)(c - 'a' + 10);
-        } else {
-            break;
-        }
-        v = (v << 4) | d;
-    }
-    if (n != 16 || event_id[16] != '\0') {
-        v = str_hash(event_id);
-    }
-    return v ? v : 1;
-}
-
 static uint64_t hash_field(uint64_t h, const char *s, bool has_sep)
 {
     if (has_sep) {
@@ -1533,7 +1510,7 @@ hark_err_t hark_relation_observe(struct hark_relation *rel,
         (!post_who(post) && !(item->has_customer && item->customer.id))) {
         return HARK_OK;
     }
-    uint64_t obs = obs_id(event_id);
+    uint64_t obs = hark_idwin_key(event_id);
     if (hark_idwin_has(&rel->applied, obs)) {
         return replay(rel, obs, out);
     }

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "hark/log.h"
+#include "sqlite_int.h"
 
 #define SCHEMA_VERSION 1
 #define ACTS_KEEP_MS ((int64_t)30 * 86400000)
@@ -131,30 +132,6 @@ static const char upsert_conv_sql[] =
     " first_post_ms = min(first_post_ms, excluded.first_post_ms),"
     " last_post_ms = max(last_post_ms, excluded.last_post_ms)";
 
-static void set_err(char *errbuf, size_t errbuf_len, const char *path,
-                    const char *what, sqlite3 *db)
-{
-    if (!errbuf || errbuf_len == 0) {
-        return;
-    }
-    int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
-    const char *msg = db ? sqlite3_errmsg(db) : "out of memory";
-    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
-        (void)snprintf(errbuf, errbuf_len,
-                 "%s: %s: the file is locked by another process (is another "
-                 "hark running with the same state_dir?)",
-                 path, what);
-    } else if ((code & 0xff) == SQLITE_NOTADB ||
-               (code & 0xff) == SQLITE_CORRUPT) {
-        (void)snprintf(errbuf, errbuf_len,
-                 "%s: %s: %s (the relationship state is damaged; move the "
-                 "file away to start with empty state)",
-                 path, what, msg);
-    } else {
-        (void)snprintf(errbuf, errbuf_len, "%s: %s: %s", path, what, msg);
-    }
-}
-
 static int exec(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -191,8 +168,8 @@ static hark_err_t check_version(struct hark_rel_store *st, char *errbuf,
                            "SELECT value FROM meta WHERE key = "
                            "'schema_version'",
                            -1, &s, NULL) != SQLITE_OK) {
-        set_err(errbuf, errbuf_len, st->path, "read the schema version",
-                st->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, st->path,
+                           "read the schema version", st->db, "relationship");
         return HARK_EIO;
     }
     hark_err_t err = HARK_OK;
@@ -286,12 +263,12 @@ hark_err_t hark_rel_store_open(const char *path, struct hark_rel_store **out,
     return HARK_OK;
 
 fail_rollback:
-    set_err(errbuf, errbuf_len, path, what, st->db);
+    hark_sqlite_errmsg(errbuf, errbuf_len, path, what, st->db, "relationship");
     (void)exec(st->db, "ROLLBACK");
     hark_rel_store_close(st);
     return HARK_EIO;
 fail:
-    set_err(errbuf, errbuf_len, path, what, st->db);
+    hark_sqlite_errmsg(errbuf, errbuf_len, path, what, st->db, "relationship");
     hark_rel_store_close(st);
     return HARK_EIO;
 }
@@ -375,7 +352,8 @@ hark_err_t hark_rel_store_load_authors(struct hark_rel_store *st,
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, select_authors_sql, -1, &s, NULL) !=
         SQLITE_OK) {
-        set_err(errbuf, errbuf_len, st->path, "read authors", st->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, st->path, "read authors", st->db,
+                           "relationship");
         return HARK_EIO;
     }
     int rc;
@@ -387,7 +365,8 @@ hark_err_t hark_rel_store_load_authors(struct hark_rel_store *st,
     }
     hark_err_t err = HARK_OK;
     if (rc != SQLITE_DONE) {
-        set_err(errbuf, errbuf_len, st->path, "read authors", st->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, st->path, "read authors", st->db,
+                           "relationship");
         err = HARK_EIO;
     }
     sqlite3_finalize(s);
@@ -423,8 +402,8 @@ hark_err_t hark_rel_store_load_applied(struct hark_rel_store *st,
     if (sqlite3_prepare_v2(st->db,
                            "SELECT seq, n, ids FROM applied ORDER BY seq DESC",
                            -1, &s, NULL) != SQLITE_OK) {
-        set_err(errbuf, errbuf_len, st->path, "read applied event ids",
-                st->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, st->path,
+                           "read applied event ids", st->db, "relationship");
         return HARK_EIO;
     }
     struct {
@@ -461,8 +440,8 @@ hark_err_t hark_rel_store_load_applied(struct hark_rel_store *st,
      * after a config change): the next commit prunes them. */
     hark_err_t err = HARK_OK;
     if (rc != SQLITE_DONE) {
-        set_err(errbuf, errbuf_len, st->path, "read applied event ids",
-                st->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, st->path,
+                           "read applied event ids", st->db, "relationship");
         err = HARK_EIO;
     }
     sqlite3_finalize(s);
@@ -752,7 +731,8 @@ hark_err_t hark_rel_store_commit(struct hark_rel_store *st,
                                  size_t errbuf_len)
 {
     if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        set_err(errbuf, errbuf_len, st->path, "begin a transaction", st->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, st->path, "begin a transaction",
+                           st->db, "relationship");
         return HARK_EIO;
     }
     int64_t seq = st->next_seq;
@@ -762,7 +742,8 @@ hark_err_t hark_rel_store_commit(struct hark_rel_store *st,
         what = "commit";
     }
     if (what) {
-        set_err(errbuf, errbuf_len, st->path, what, st->db);
+        hark_sqlite_errmsg(errbuf, errbuf_len, st->path, what, st->db,
+                           "relationship");
         if (!sqlite3_get_autocommit(st->db)) {
             (void)exec(st->db, "ROLLBACK");
         }

@@ -27,4 +27,8 @@ bool hark_idwin_has(const struct hark_idwin *w, uint64_t id);
 /* Adds `id` (non-zero, not present), forgetting the oldest when full. */
 void hark_idwin_add(struct hark_idwin *w, uint64_t id);
 
+/* The id of an event id: its 16 hex digits as a number, anything else
+ * hashed. Never 0. */
+uint64_t hark_idwin_key(const char *event_id);
+
 #endif /* HARK_IDWIN_H */
