@@ -21,6 +21,10 @@
  *     0.95, 0.9 by distance), negation up to three tokens back (with the
  *     "never so/this" and "without doubt" exceptions), the special idioms
  *     and the "least" rule.
+ *     Domain phrases from rule packs (hark_sentiment_score_with()) are
+ *     matched on the tokens first, and each occurrence becomes one token
+ *     that the rules see as a lexicon word with the phrase's valence; the
+ *     words it covered are gone, so they neither score nor modify.
  *  4. "but": valences before the first "but" x0.5, after it x1.5.
  *  5. Sum; add the '!' (0.292 each, up to 4) and '?' (2-3: 0.18 each, 4+:
  *     0.96) emphasis away from zero; compound = x / sqrt(x^2 + 15), rounded
@@ -63,7 +67,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <utf8proc.h>
 
@@ -909,10 +912,15 @@ struct tok {
     uint8_t flags;
     uint8_t word;
     uint8_t phrase;
+    uint8_t punct;  /* TP_BEFORE | TP_AFTER: punctuation was stripped */
     uint64_t head;  /* load8() of the first bytes, for lex_find_h() */
     double base;    /* the lexicon valence, when flags has F_WORD */
     double valence; /* after the rules */
+    /* A domain phrase standing for the tokens it covered (len is 0). */
+    const struct hark_sentiment_phrase *ph;
 };
+
+enum { TP_BEFORE = 1U << 0, TP_AFTER = 1U << 1 };
 
 struct scan {
     const char *buf;
@@ -1512,6 +1520,8 @@ static size_t slow_token(const char *s,
             a = start;
             b = i;
         }
+        t->punct = (uint8_t)((a > start ? TP_BEFORE : 0) |
+                             (b < i ? TP_AFTER : 0));
         t->off = (uint32_t)*w;
         t->len = (uint32_t)(b - a);
         t->hash = lower_hash_ascii(buf + *w, s + a, b - a, s + len, &t->head,
@@ -1528,6 +1538,7 @@ static size_t slow_token(const char *s,
         a = w0;
         b = *w;
     }
+    t->punct = (uint8_t)((a > w0 ? TP_BEFORE : 0) | (b < *w ? TP_AFTER : 0));
     t->off = (uint32_t)a;
     t->len = (uint32_t)(b - a);
     t->is_upper = is_upper_word(buf + a, b - a);
@@ -1564,9 +1575,193 @@ static double punctuation_emphasis(size_t n_ep, size_t n_qm)
     return amp;
 }
 
+/* ---- domain phrases ------------------------------------------------------ */
+
+/*
+ * The next word of the phrase p[*pos..len) as w[0..*w_len): words are split
+ * on ASCII whitespace and stripped of punctuation the way tokenize() strips
+ * a token. False when no word is left.
+ */
+static bool phrase_next_word(const char *p,
+                             size_t len,
+                             size_t *pos,
+                             const char **w,
+                             size_t *w_len)
+{
+    size_t i = *pos;
+    while (i < len && is_ascii_space(p[i])) {
+        i++;
+    }
+    if (i == len) {
+        return false;
+    }
+    size_t start = i;
+    while (i < len && !is_ascii_space(p[i])) {
+        i++;
+    }
+    *pos = i;
+    size_t a = start;
+    size_t b = i;
+    strip_punct(p, &a, &b);
+    if (count_cps(p + a, b - a) <= 2) {
+        a = start;
+        b = i;
+    }
+    *w = p + a;
+    *w_len = b - a;
+    return true;
+}
+
+/* t[0..t_len) == w[0..w_len), reading w's typographic quotes as ASCII. */
+static bool word_eq(const char *t, size_t t_len, const char *w, size_t w_len)
+{
+    size_t i = 0;
+    size_t k = 0;
+    while (i < t_len && k < w_len) {
+        char c = w[k];
+        size_t step = 1;
+        if ((unsigned char)c == 0xE2) {
+            char q = ascii_quote((const unsigned char *)w + k, w_len - k);
+            if (q) {
+                c = q;
+                step = 3;
+            }
+        }
+        if (t[i] != c) {
+            return false;
+        }
+        i++;
+        k += step;
+    }
+    return i == t_len && k == w_len;
+}
+
+/*
+ * Whether token `t` reads as the phrase word w[0..w_len). Punctuation may
+ * stand before the first word and after the last one, never inside a
+ * phrase: "no, response" is not "no response".
+ */
+static bool tok_is_word(const struct scan *sc,
+                        const struct tok *t,
+                        const char *w,
+                        size_t w_len,
+                        bool is_first,
+                        bool is_last)
+{
+    if (((t->punct & TP_BEFORE) && !is_first) ||
+        ((t->punct & TP_AFTER) && !is_last)) {
+        return false;
+    }
+    const char *s = sc->buf + t->off;
+    size_t a = 0;
+    size_t b = t->len;
+    if (word_eq(s, b, w, w_len)) {
+        return true;
+    }
+    /* a short token keeps its punctuation ("it!"): strip it here */
+    while (is_first && a < b && (byte_class[(uint8_t)s[a]] & C_PUNCT)) {
+        a++;
+    }
+    while (is_last && b > a && (byte_class[(uint8_t)s[b - 1]] & C_PUNCT)) {
+        b--;
+    }
+    return (a > 0 || b < t->len) && word_eq(s + a, b - a, w, w_len);
+}
+
+/* How many tokens from `i` on read as `ph`, or 0 when they do not. */
+static size_t phrase_match(const struct scan *sc,
+                           size_t i,
+                           const struct hark_sentiment_phrase *ph)
+{
+    /* Most tokens fail on their first byte: a letter or digit that starts
+     * the phrase starts its first word, and the token must start with it
+     * unless punctuation comes first. */
+    const struct tok *t = &sc->toks[i];
+    unsigned char p0 = ph->len > 0 ? (unsigned char)ph->phrase[0] : 0;
+    unsigned char t0 = t->len > 0 ? (unsigned char)sc->buf[t->off] : 0;
+    if ((byte_class[p0] & C_LOWER || (p0 >= '0' && p0 <= '9')) && t0 != p0 &&
+        !(byte_class[t0] & C_PUNCT)) {
+        return 0;
+    }
+    size_t pos = 0;
+    const char *w;
+    size_t w_len;
+    if (!phrase_next_word(ph->phrase, ph->len, &pos, &w, &w_len)) {
+        return 0;
+    }
+    for (size_t k = 0;; k++) {
+        const char *next;
+        size_t next_len;
+        bool has_next =
+            phrase_next_word(ph->phrase, ph->len, &pos, &next, &next_len);
+        if (i + k >= sc->n_toks ||
+            !tok_is_word(sc, &sc->toks[i + k], w, w_len, k == 0, !has_next)) {
+            return 0;
+        }
+        if (!has_next) {
+            return k + 1;
+        }
+        w = next;
+        w_len = next_len;
+    }
+}
+
+/*
+ * Replaces each run of tokens that reads as a domain phrase by one token
+ * standing for it: a lexicon word with the phrase's valence and no other
+ * role. The rules then treat the phrase as VADER treats a word -- a negator
+ * or booster before it applies, ALL CAPS emphasizes it, "but" scales it --
+ * while the words it covers add nothing and modify nothing (the "no" of
+ * "no response" neither scores nor negates). At each token the longest
+ * phrase wins (the first listed among equals); matches do not overlap.
+ */
+static void collapse_phrases(struct scan *sc,
+                             const struct hark_sentiment_phrase *phrases,
+                             size_t n_phrases)
+{
+    size_t w = 0;
+    size_t i = 0;
+    while (i < sc->n_toks) {
+        const struct hark_sentiment_phrase *best = NULL;
+        size_t best_k = 0;
+        for (size_t p = 0; p < n_phrases; p++) {
+            size_t k = phrase_match(sc, i, &phrases[p]);
+            if (k > best_k) {
+                best = &phrases[p];
+                best_k = k;
+            }
+        }
+        if (!best) {
+            if (w != i) {
+                sc->toks[w] = sc->toks[i];
+            }
+            w++;
+            i++;
+            continue;
+        }
+        bool is_upper = true;
+        for (size_t k = 0; k < best_k; k++) {
+            is_upper = is_upper && sc->toks[i + k].is_upper;
+        }
+        struct tok *t = &sc->toks[w]; /* may be toks[i]: read first */
+        uint32_t off = sc->toks[i].off;
+        memset(t, 0, sizeof(*t));
+        t->off = off;
+        t->is_upper = is_upper;
+        t->flags = F_WORD;
+        t->base = best->valence;
+        t->ph = best;
+        w++;
+        i += best_k;
+    }
+    sc->n_toks = w;
+}
+
 /* Steps 3 and 4 on a tokenized segment; returns the sum of valences. */
 static double score_tokens(const struct hark_lexicon *lex,
                            struct scan *sc,
+                           const struct hark_sentiment_phrase *phrases,
+                           size_t n_phrases,
                            struct hark_sentiment *out)
 {
     size_t n = sc->n_toks;
@@ -1583,11 +1778,18 @@ static double score_tokens(const struct hark_lexicon *lex,
             t->base = e->valence;
         }
         n_upper += t->is_upper;
-        if (but_at == SIZE_MAX && word_of(sc, i) == W_BUT) {
+    }
+    /* the text's case, before phrases merge tokens */
+    sc->is_cap_diff = n_upper > 0 && n_upper < n;
+    if (n_phrases > 0) {
+        collapse_phrases(sc, phrases, n_phrases);
+        n = sc->n_toks;
+    }
+    for (size_t i = 0; i < n && but_at == SIZE_MAX; i++) {
+        if (word_of(sc, i) == W_BUT) {
             but_at = i;
         }
     }
-    sc->is_cap_diff = n_upper > 0 && n_upper < n;
 
     for (size_t i = 0; i < n; i++) {
         struct tok *t = &sc->toks[i];
@@ -1611,7 +1813,13 @@ static double score_tokens(const struct hark_lexicon *lex,
             t->valence *= i < but_at ? 0.5 : 1.5;
         }
         sum += t->valence;
-        hark_sentiment_add_term(out, sc->buf + t->off, t->len, t->valence);
+        if (t->ph) {
+            hark_sentiment_add_term(out, t->ph->phrase, t->ph->len,
+                                    t->valence);
+        } else {
+            hark_sentiment_add_term(out, sc->buf + t->off, t->len,
+                                    t->valence);
+        }
     }
     return sum;
 }
@@ -1623,6 +1831,8 @@ static double score_tokens(const struct hark_lexicon *lex,
 static double score_segment(const struct hark_lexicon *lex,
                             const char *text,
                             size_t len,
+                            const struct hark_sentiment_phrase *phrases,
+                            size_t n_phrases,
                             struct hark_sentiment *out,
                             bool *has_tokens)
 {
@@ -1664,7 +1874,7 @@ static double score_segment(const struct hark_lexicon *lex,
     *has_tokens = tv.n > 0;
     if (tv.n > 0) {
         struct scan sc = {nbuf, tv.v, tv.n, false};
-        sum = score_tokens(lex, &sc, out);
+        sum = score_tokens(lex, &sc, phrases, n_phrases, out);
         double amp = punctuation_emphasis(count_byte(src, src_len, '!'),
                                           count_byte(src, src_len, '?'));
         if (sum > 0) {
@@ -1713,7 +1923,7 @@ void hark_sentiment_score_text(const struct hark_lexicon *lex,
     bool has_tokens = false;
     double sum = 0.0;
     if (text && len > 0) {
-        sum = score_segment(lex, text, len, out, &has_tokens);
+        sum = score_segment(lex, text, len, NULL, 0, out, &has_tokens);
     }
     finish(out, sum, has_tokens);
 }
@@ -1724,41 +1934,6 @@ static bool is_english(const char *lang)
     return (lang[0] == 'e' || lang[0] == 'E') &&
            (lang[1] == 'n' || lang[1] == 'N') &&
            (lang[2] == '\0' || lang[2] == '-' || lang[2] == '_');
-}
-
-static bool is_word_byte(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c >= 0x80 || c == '\'' || c == '_';
-}
-
-/* Adds each word-bounded, ASCII-case-insensitive occurrence of the domain
- * phrases in `text` to *sum and to the terms. */
-static void score_phrases(const struct hark_sentiment_phrase *phrases,
-                          size_t n, const char *text, size_t len,
-                          struct hark_sentiment *out, double *sum,
-                          bool *has_tokens)
-{
-    for (size_t k = 0; k < n; k++) {
-        const struct hark_sentiment_phrase *ph = &phrases[k];
-        if (ph->len == 0 || ph->len > len) {
-            continue;
-        }
-        for (size_t i = 0; i + ph->len <= len; i++) {
-            if (strncasecmp(text + i, ph->phrase, ph->len) != 0) {
-                continue;
-            }
-            bool is_start = i == 0 || !is_word_byte((unsigned char)text[i - 1]);
-            bool is_end = i + ph->len == len ||
-                          !is_word_byte((unsigned char)text[i + ph->len]);
-            if (is_start && is_end) {
-                *sum += ph->valence;
-                *has_tokens = true;
-                hark_sentiment_add_term(out, ph->phrase, ph->len, ph->valence);
-                i += ph->len - 1;
-            }
-        }
-    }
 }
 
 void hark_sentiment_score(const struct hark_lexicon *lex,
@@ -1786,9 +1961,8 @@ void hark_sentiment_score_with(const struct hark_lexicon *lex,
         if (fields[i] && fields[i][0] != '\0') {
             bool seg_has_tokens = false;
             size_t flen = strlen(fields[i]);
-            sum += score_segment(lex, fields[i], flen, out, &seg_has_tokens);
-            score_phrases(phrases, n, fields[i], flen, out, &sum,
-                          &seg_has_tokens);
+            sum += score_segment(lex, fields[i], flen, phrases, n, out,
+                                 &seg_has_tokens);
             has_tokens = has_tokens || seg_has_tokens;
         }
     }

@@ -50,8 +50,12 @@ struct hark_sentiment_phrase {
 };
 
 /*
- * hark_sentiment_score() plus the `n` domain phrases: each occurrence adds
- * its valence to the sum before normalization and is listed in terms.
+ * hark_sentiment_score() plus the `n` domain phrases. An occurrence -- the
+ * phrase's words as consecutive tokens, with no punctuation between them --
+ * replaces the words it covers: they score nothing and negate or boost
+ * nothing, and the phrase counts as one lexicon word with its valence (a
+ * negator or booster just before it applies, as to a word). It is listed in
+ * terms once, as the phrase. The longest phrase wins where several start.
  */
 void hark_sentiment_score_with(const struct hark_lexicon *lex,
                                const struct hark_sentiment_phrase *phrases,

@@ -501,6 +501,175 @@ static void test_hark_sentiment_score__title_and_spoiler(void **state)
     hark_sentiment_cleanup(&s);
 }
 
+/* ---- domain phrases ----------------------------------------------------- */
+
+/* VADER's normalization, rounded to 4 decimals as the scorer does. */
+static double compound_of(double sum)
+{
+    return round(sum / sqrt(sum * sum + 15.0) * 10000.0) / 10000.0;
+}
+
+static const struct hark_sentiment_phrase test_phrases[] = {
+    {"no response", 11, -2.0},    {"waste of money", 14, -2.5},
+    {"killed it", 9, 3.0},        {"not bad at all", 14, 2.0},
+    {"still waiting", 13, -2.0},  {"kill it", 7, 3.0},
+    {"on hold", 7, -1.0},         {"on hold for", 11, -1.5},
+    {"doesn't work", 12, -2.0}};
+#define N_TEST_PHRASES (sizeof(test_phrases) / sizeof(test_phrases[0]))
+
+static void score_phrased(const char *text, struct hark_sentiment *s)
+{
+    struct hark_post post = {0};
+    post.text = (char *)(uintptr_t)text;
+    post.lang = "en";
+    hark_sentiment_score_with(shipped, test_phrases, N_TEST_PHRASES, &post,
+                              s);
+}
+
+/* The one term of `text`: the phrase, with `valence`; score follows. */
+static void expect_only_phrase(const char *text,
+                               const char *phrase,
+                               double valence)
+{
+    struct hark_sentiment s = {0};
+    score_phrased(text, &s);
+    if (s.n_terms != 1 || strcmp(s.terms[0].term, phrase) != 0 ||
+        fabs(s.terms[0].valence - valence) > 1e-9) {
+        fail_msg("\"%s\": %zu terms, first \"%s\" %.4f; expected only "
+                 "\"%s\" %.4f",
+                 text, s.n_terms, s.n_terms ? s.terms[0].term : "",
+                 s.n_terms ? s.terms[0].valence : 0.0, phrase, valence);
+    }
+    if (fabs(s.score - compound_of(valence)) > 1e-9) {
+        fail_msg("\"%s\": score %.4f, expected %.4f", text, s.score,
+                 compound_of(valence));
+    }
+    hark_sentiment_cleanup(&s);
+}
+
+static void test_hark_sentiment_score_with__phrase_replaces_its_words(
+    void **state)
+{
+    (void)state;
+    /* Adding would give "no" -1.2 + -2.0 = -3.2. */
+    expect_only_phrase("no response", "no response", -2.0);
+    /* Adding would give waste -1.8 + -2.5 = -4.3. */
+    expect_only_phrase("What a waste of money", "waste of money", -2.5);
+    /* Positive slang: adding would leave killed -3.5 + 3.0 < 0. */
+    expect_only_phrase("The night shift killed it today", "killed it", 3.0);
+    /* The negator inside does not flip bad as well: adding gives 3.85. */
+    expect_only_phrase("not bad at all", "not bad at all", 2.0);
+    /* Punctuation around the phrase is fine; "it." is a short token that
+     * keeps its period. */
+    expect_only_phrase("\"Still waiting.\"", "still waiting", -2.0);
+    expect_only_phrase("you kill it.", "kill it", 3.0);
+    /* The longest phrase wins at a token. */
+    expect_only_phrase("on hold for an hour", "on hold for", -1.5);
+    /* A typographic apostrophe reads as ASCII in the text. */
+    expect_only_phrase("it doesn\u2019t work", "doesn't work", -2.0);
+
+    struct hark_sentiment s = {0};
+    score_phrased("The night shift killed it today", &s);
+    assert_int_equal(s.label, HARK_SENTIMENT_POSITIVE);
+    hark_sentiment_cleanup(&s);
+}
+
+static void test_hark_sentiment_score_with__phrase_acts_as_one_word(
+    void **state)
+{
+    (void)state;
+    struct hark_sentiment s = {0};
+
+    /* A negator just before the phrase flips it, as VADER does a word. */
+    score_phrased("They haven't killed it", &s);
+    assert_int_equal(s.n_terms, 1);
+    assert_string_equal(s.terms[0].term, "killed it");
+    assert_true(fabs(s.terms[0].valence - 3.0 * -0.74) < 1e-9);
+    assert_int_equal(s.label, HARK_SENTIMENT_NEGATIVE);
+    hark_sentiment_cleanup(&s);
+
+    /* A booster before it applies. */
+    score_phrased("really killed it", &s);
+    assert_int_equal(s.n_terms, 1);
+    assert_true(fabs(s.terms[0].valence - (3.0 + 0.293)) < 1e-9);
+    assert_true(fabs(s.score - compound_of(3.293)) < 1e-9);
+    hark_sentiment_cleanup(&s);
+
+    /* The "no" inside "no response" does not negate the word after it
+     * (VADER alone would read great as 3.1 * -0.74). */
+    score_phrased("no response, great", &s);
+    assert_int_equal(s.n_terms, 2);
+    assert_string_equal(s.terms[0].term, "no response");
+    assert_true(fabs(s.terms[0].valence - -2.0) < 1e-9);
+    assert_string_equal(s.terms[1].term, "great");
+    assert_true(fabs(s.terms[1].valence - 3.1) < 1e-9);
+    assert_true(fabs(s.score - compound_of(1.1)) < 1e-9);
+    hark_sentiment_cleanup(&s);
+
+    /* "but" scales the phrase by position like any word. */
+    score_phrased("the app is great but still waiting", &s);
+    assert_int_equal(s.n_terms, 2);
+    assert_true(fabs(s.terms[0].valence - 3.1 * 0.5) < 1e-9);
+    assert_string_equal(s.terms[1].term, "still waiting");
+    assert_true(fabs(s.terms[1].valence - -2.0 * 1.5) < 1e-9);
+    hark_sentiment_cleanup(&s);
+
+    /* ALL CAPS in a mixed-case text emphasizes it. */
+    score_phrased("STILL WAITING for a reply", &s);
+    assert_int_equal(s.n_terms, 1);
+    assert_true(fabs(s.terms[0].valence - (-2.0 - 0.733)) < 1e-9);
+    hark_sentiment_cleanup(&s);
+}
+
+static void test_hark_sentiment_score_with__phrase_must_match_whole(
+    void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "still, waiting",           /* punctuation inside */
+        "notstill waitingx",        /* inside other words */
+        "still waitings",           /* a longer last word */
+        "on the hold"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct hark_sentiment s = {0};
+        score_phrased(texts[i], &s);
+        if (s.n_terms != 0 || s.score != 0.0) {
+            fail_msg("\"%s\": %zu terms, score %.4f", texts[i], s.n_terms,
+                     s.score);
+        }
+        hark_sentiment_cleanup(&s);
+    }
+}
+
+static void test_hark_sentiment_score_with__no_phrase_is_vader(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "VADER is smart, handsome, and funny.",
+        "VADER is VERY SMART, handsome, and FUNNY!!!",
+        "The book was good, but the movie was not good at all.",
+        "Today SUX!",
+        "Not bad at all",
+        "Make sure you :) or :D today!",
+        "At least it isn't a horrible book.",
+        "no help, no refund, nothing"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        double plain = score_of(texts[i], NULL);
+        struct hark_sentiment s = {0};
+        struct hark_post post = {0};
+        post.text = (char *)(uintptr_t)texts[i];
+        /* phrases that never match these texts */
+        static const struct hark_sentiment_phrase none[] = {
+            {"still waiting", 13, -2.0}, {"charged twice", 13, -2.3}};
+        hark_sentiment_score_with(shipped, none, 2, &post, &s);
+        if (s.score != plain) {
+            fail_msg("\"%s\": %.4f with phrases, %.4f without", texts[i],
+                     s.score, plain);
+        }
+        hark_sentiment_cleanup(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +689,13 @@ int main(void)
         cmocka_unit_test(test_hark_sentiment_score_text__concurrent),
         cmocka_unit_test(test_hark_sentiment_score__language),
         cmocka_unit_test(test_hark_sentiment_score__title_and_spoiler),
+        cmocka_unit_test(
+            test_hark_sentiment_score_with__phrase_replaces_its_words),
+        cmocka_unit_test(
+            test_hark_sentiment_score_with__phrase_acts_as_one_word),
+        cmocka_unit_test(
+            test_hark_sentiment_score_with__phrase_must_match_whole),
+        cmocka_unit_test(test_hark_sentiment_score_with__no_phrase_is_vader),
     };
     return cmocka_run_group_tests(tests, load_shipped, free_shipped);
 }
