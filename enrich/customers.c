@@ -1,9 +1,11 @@
 /*
  * customers: loading the customer directory from CSV (libcsv) or NDJSON.
  *
- * Both formats stream the file line by line (getline), so a 10M-row file
- * needs memory only for the directory itself (see customers_int.h for its
- * layout). A row is first parsed into `struct row` and the loader's scratch
+ * Both formats stream the file line by line out of a large read buffer,
+ * so a 10M-row file needs memory only for the directory itself (see
+ * customers_int.h for its layout). A first pass over the file counts its
+ * lines and colons (every identity has one) to size the hash tables once.
+ * A row is first parsed into `struct row` and the loader's scratch
  * identities, then checked against the index (duplicate customer_id,
  * identities claimed by another customer) and only then committed, so a
  * bad row leaves nothing behind.
@@ -26,11 +28,15 @@
 
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hark/json.h"
 
@@ -73,8 +79,21 @@ struct row {
     uint32_t counts[N_COUNTS];
 };
 
+/* Lines out of one large buffer refilled with read(). */
+struct reader {
+    int fd;
+    char *buf;
+    size_t cap;
+    size_t start; /* the next line begins here */
+    size_t end;   /* bytes in buf */
+    bool is_eof;
+    int read_errno; /* 0, or why a read failed */
+};
+
 struct loader {
     struct hark_customers *dir;
+    struct hark_cust_table ids;  /* customer_ids (STRING) */
+    struct hark_cust_table pool; /* interned tier/segment (STRING) */
     const char *path;
     struct hark_diag *diag;
     enum hark_bad_row on_bad_row;
@@ -82,9 +101,13 @@ struct loader {
     size_t n_errors;       /* errors that fail the load */
     size_t n_row_problems; /* problems of the current row */
     bool is_fatal;         /* header or size problem: stop, fail */
+    size_t n_lines;        /* of the file, counted before loading */
+    size_t n_colons;
 
     struct row row;
     struct hark_cust_ident *idents;
+    uint64_t *ident_hashes; /* of idents[i] */
+    uint64_t id_hash;       /* of row.strs[0] */
     size_t n_idents;
     size_t cap_idents;
     char id_buf[32]; /* an NDJSON integer customer_id */
@@ -100,6 +123,7 @@ struct loader {
     size_t cap_fields;
     bool is_row_open;
     bool has_row_ended;
+    bool is_ascii; /* every line of the open row is ASCII */
 };
 
 static void report(struct loader *ld, const char *fmt, ...) HARK_PRINTF(2, 3);
@@ -154,25 +178,44 @@ static char lower(char c)
     return c;
 }
 
+enum { ARENA_MAX = UINT32_MAX }; /* offsets are 32-bit */
+
+/*
+ * Room for `len` more bytes at the arena's end, or NULL (reported) past
+ * 4 GiB. The arena is mapped once, sized from the file; when that was too
+ * little it moves to a mapping twice as large (offsets stay valid).
+ */
+static char *arena_room(struct loader *ld, size_t len)
+{
+    struct hark_customers *dir = ld->dir;
+    if (dir->arena_len + len > ARENA_MAX) {
+        fatal(ld, ld->line,
+              "the customer directory holds more than 4 GiB of text");
+        return NULL;
+    }
+    if (dir->arena_len + len > dir->arena_cap) {
+        size_t cap = dir->arena_cap * 2;
+        while (cap < dir->arena_len + len) {
+            cap *= 2;
+        }
+        cap = cap > ARENA_MAX ? ARENA_MAX : cap;
+        char *arena = hark_cust_map(cap);
+        memcpy(arena, dir->arena, dir->arena_len);
+        hark_cust_unmap(dir->arena, dir->arena_cap);
+        dir->arena = arena;
+        dir->arena_cap = cap;
+    }
+    return dir->arena + dir->arena_len;
+}
+
 /* Appends s[0..len) (folded to lowercase when asked) and a NUL. */
 static bool arena_add(
     struct loader *ld, const char *s, size_t len, bool is_folded, uint32_t *off)
 {
-    struct hark_customers *dir = ld->dir;
-    if (dir->arena_len + len + 1 > UINT32_MAX) {
-        fatal(ld, ld->line,
-              "the customer directory holds more than 4 GiB of text");
+    char *p = arena_room(ld, len + 1);
+    if (!p) {
         return false;
     }
-    if (dir->arena_len + len + 1 > dir->arena_cap) {
-        size_t cap = dir->arena_cap ? dir->arena_cap : 4096;
-        while (cap < dir->arena_len + len + 1) {
-            cap *= 2;
-        }
-        dir->arena = hark_xrealloc(dir->arena, cap);
-        dir->arena_cap = cap;
-    }
-    char *p = dir->arena + dir->arena_len;
     if (is_folded) {
         for (size_t i = 0; i < len; i++) {
             p[i] = lower(s[i]);
@@ -181,21 +224,83 @@ static bool arena_add(
         memcpy(p, s, len);
     }
     p[len] = '\0';
-    *off = (uint32_t)dir->arena_len;
-    dir->arena_len += len + 1;
+    *off = (uint32_t)ld->dir->arena_len;
+    ld->dir->arena_len += len + 1;
     return true;
+}
+
+/* Writes v as a LEB128 varint at p; returns the bytes written (1..5). */
+static size_t put_varint(unsigned char *p, uint32_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+enum { NEAR = 1 << 14 }; /* a varint of 2 bytes reaches this far back */
+
+/*
+ * The arena offset of a copy of a tier or segment string no further than
+ * NEAR before the arena's end (so the block about to be written reaches it
+ * with a 2-byte varint), interning it: a value is written again only every
+ * NEAR bytes. 0 for an empty one or when the arena is full (reported).
+ */
+static uint32_t intern(struct loader *ld, struct hark_str v)
+{
+    struct hark_customers *dir = ld->dir;
+    if (v.len == 0 || v.len >= NEAR / 2) {
+        uint32_t off = 0;
+        return v.len && arena_add(ld, v.ptr, v.len, false, &off) ? off : 0;
+    }
+    uint64_t h = hark_cust_key_hash(0, false, &v, 1);
+    uint32_t *ref = hark_cust_table_find_ref(&ld->pool, dir, &v, h);
+    if (ref && dir->arena_len - *ref < NEAR / 2) {
+        return *ref;
+    }
+    uint32_t off = 0;
+    if (!arena_add(ld, v.ptr, v.len, false, &off)) {
+        return 0;
+    }
+    if (ref) {
+        *ref = off;
+    } else {
+        hark_cust_table_add(&ld->pool, off, h);
+    }
+    return off;
 }
 
 /* ---- fields --------------------------------------------------------- */
 
+/*
+ * Every probe of a row is a cache miss in a large table: each key's slot
+ * is asked for as soon as the key is known, so that the misses overlap
+ * with each other and with parsing the rest of the row.
+ */
 static void ident_push(struct loader *ld, const struct hark_cust_ident *id)
 {
     if (ld->n_idents == ld->cap_idents) {
         ld->cap_idents = ld->cap_idents ? ld->cap_idents * 2 : 8;
         ld->idents =
             hark_xrealloc(ld->idents, ld->cap_idents * sizeof(*ld->idents));
+        ld->ident_hashes = hark_xrealloc(
+            ld->ident_hashes, ld->cap_idents * sizeof(*ld->ident_hashes));
     }
+    uint64_t h = hark_cust_key_hash(hark_cust_pk(id->platform, id->kind),
+                                    id->kind == HARK_CKIND_HANDLE, &id->val, 1);
+    hark_cust_table_prefetch(&ld->dir->idents, h);
+    ld->ident_hashes[ld->n_idents] = h;
     ld->idents[ld->n_idents++] = *id;
+}
+
+/* The customer_id is known: hash it and ask for its slot. */
+static void id_known(struct loader *ld)
+{
+    ld->id_hash = hark_cust_key_hash(0, false, &ld->row.strs[0], 1);
+    hark_cust_table_prefetch(&ld->ids, ld->id_hash);
 }
 
 /* "a;b;c": every non-empty piece is an identity. */
@@ -245,11 +350,57 @@ static void parse_ident_columns(struct loader *ld,
     }
 }
 
+/*
+ * The common case of parse_number without strtod: [+-]digits[.digits]
+ * with at most 15 digits, so the digits make an integer m < 2^53 and the
+ * value is m / 10^k, both exact doubles: one division, correctly rounded,
+ * gives what strtod gives.
+ */
+static bool parse_decimal_fast(const char *s, size_t len, double *out)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                   1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15};
+    size_t i = 0;
+    bool is_neg = false;
+    if (s[0] == '-' || s[0] == '+') {
+        is_neg = s[0] == '-';
+        i++;
+    }
+    uint64_t m = 0;
+    int n_digits = 0;
+    int n_frac = -1; /* -1: no '.' yet */
+    for (; i < len; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            m = m * 10 + (uint64_t)(c - '0');
+            n_digits++;
+            n_frac += n_frac >= 0;
+        } else if (c == '.' && n_frac < 0) {
+            n_frac = 0;
+        } else {
+            return false;
+        }
+    }
+    if (n_digits == 0 || n_digits > 15) {
+        return false;
+    }
+    double d = (double)m;
+    if (n_frac > 0) {
+        d /= pow10[n_frac];
+    }
+    *out = is_neg ? -d : d;
+    return true;
+}
+
 /* A decimal number; `s` is NUL-terminated at s[len]. */
 static bool parse_number(const char *s, size_t len, double *out)
 {
     if (len == 0) {
         return false;
+    }
+    if (parse_decimal_fast(s, len, out)) {
+        return true;
     }
     for (size_t i = 0; i < len; i++) {
         if (!strchr("0123456789+-.eE", s[i]) || s[i] == '\0') {
@@ -325,14 +476,68 @@ static void begin_row(struct loader *ld)
 
 /* ---- commit --------------------------------------------------------- */
 
-static const char *cust_id_at(const struct hark_customers *dir, uint32_t i)
+/* The fields of a block's head (see customers_int.h). */
+struct head {
+    double clv;
+    double revenue_12m;
+    uint32_t counts[N_COUNTS];
+    uint32_t tier;    /* distance back to the string; 0 = none */
+    uint32_t segment;
+};
+
+static double get_money(const unsigned char **p, bool is_cents)
 {
-    return dir->arena + dir->custs[i].strs.off;
+    double d;
+    if (is_cents) {
+        return (double)hark_cust_varint(p) / 100.0;
+    }
+    memcpy(&d, *p, sizeof(d));
+    *p += sizeof(d);
+    return d;
 }
 
-static uint32_t ident_hash(const struct hark_cust_ident *id)
+/* Decodes a block's head; returns where its strings start. */
+static const char *get_head(const struct hark_customer *cust, struct head *h)
 {
-    return hark_cust_key_hash(id->platform, id->kind, &id->val, 1);
+    const unsigned char *p = &cust->flags;
+    unsigned flags = *p++;
+    unsigned counts = (flags & HARK_CUST_HAS_COUNTS) ? *p++ : 0;
+    memset(h, 0, sizeof(*h));
+    if (flags & HARK_CUST_HAS_CLV) {
+        h->clv = get_money(&p, (flags & HARK_CUST_CLV_CENTS) != 0);
+    }
+    if (flags & HARK_CUST_HAS_REVENUE) {
+        h->revenue_12m = get_money(&p, (flags & HARK_CUST_REVENUE_CENTS) != 0);
+    }
+    for (int i = 0; i < N_COUNTS; i++) {
+        if (counts & (1u << i)) {
+            h->counts[i] = hark_cust_varint(&p);
+        }
+    }
+    if (flags & HARK_CUST_HAS_TIER) {
+        h->tier = hark_cust_varint(&p);
+    }
+    if (flags & HARK_CUST_HAS_SEGMENT) {
+        h->segment = hark_cust_varint(&p);
+    }
+    return (const char *)p;
+}
+
+/* The first string of a block (its customer_id). */
+static const char *block_strings(const struct hark_customer *cust)
+{
+    struct head h;
+    return get_head(cust, &h);
+}
+
+static uint32_t ident_find(const struct loader *ld,
+                           const struct hark_cust_ident *id,
+                           uint64_t hash)
+{
+    return hark_cust_table_find(&ld->dir->idents, ld->dir,
+                                hark_cust_pk(id->platform, id->kind),
+                                id->kind == HARK_CKIND_HANDLE, &id->val, 1,
+                                hash);
 }
 
 static bool ident_same(const struct hark_cust_ident *a,
@@ -359,6 +564,79 @@ static bool ident_repeats(const struct loader *ld, size_t i)
     return false;
 }
 
+/* Bytes a block needs at most besides its strings. */
+static size_t block_head_max(void)
+{
+    return 2 + 2 * sizeof(double) + 6 * 5;
+}
+
+/* Cents when a positive amount is exactly cents / 100 (decoded alike). */
+static bool as_cents(double d, uint32_t *cents)
+{
+    if (!(d > 0) || d >= 42949672.0) {
+        return false;
+    }
+    uint32_t k = (uint32_t)(d * 100.0 + 0.5);
+    if ((double)k / 100.0 != d) {
+        return false;
+    }
+    *cents = k;
+    return true;
+}
+
+/* Writes an amount; returns the bytes (0 when it is zero: not written). */
+static size_t put_money(unsigned char *p, double d, unsigned *flags,
+                        unsigned has, unsigned cents_flag)
+{
+    static const double zero = 0;
+    uint32_t cents = 0;
+    if (memcmp(&d, &zero, sizeof(d)) == 0) {
+        return 0; /* +0.0; -0.0 is kept as a double */
+    }
+    *flags |= has;
+    if (as_cents(d, &cents)) {
+        *flags |= cents_flag;
+        return put_varint(p, cents);
+    }
+    memcpy(p, &d, sizeof(d));
+    return sizeof(d);
+}
+
+/* Writes the head of a block at p; returns the bytes. */
+static size_t put_head(unsigned char *p, const struct row *row,
+                       uint32_t tier, uint32_t segment)
+{
+    unsigned flags = 0;
+    unsigned counts = 0;
+    for (int i = 0; i < N_COUNTS; i++) {
+        counts |= row->counts[i] ? 1u << i : 0;
+    }
+    size_t n = 1;
+    if (counts) {
+        flags |= HARK_CUST_HAS_COUNTS;
+        p[n++] = (unsigned char)counts;
+    }
+    n += put_money(p + n, row->clv, &flags, HARK_CUST_HAS_CLV,
+                   HARK_CUST_CLV_CENTS);
+    n += put_money(p + n, row->revenue_12m, &flags, HARK_CUST_HAS_REVENUE,
+                   HARK_CUST_REVENUE_CENTS);
+    for (int i = 0; i < N_COUNTS; i++) {
+        if (row->counts[i]) {
+            n += put_varint(p + n, row->counts[i]);
+        }
+    }
+    if (tier) {
+        flags |= HARK_CUST_HAS_TIER;
+        n += put_varint(p + n, tier);
+    }
+    if (segment) {
+        flags |= HARK_CUST_HAS_SEGMENT;
+        n += put_varint(p + n, segment);
+    }
+    p[0] = (unsigned char)flags;
+    return n;
+}
+
 /* Checks the row against the directory and adds it when it is sound. */
 static void commit_row(struct loader *ld)
 {
@@ -369,74 +647,72 @@ static void commit_row(struct loader *ld)
         report(ld, "missing customer_id");
         return;
     }
-    uint32_t id_hash =
-        hark_cust_key_hash(HARK_CPLAT_NONE, HARK_CKIND_CUSTOMER_ID, &id, 1);
-    if (hark_cust_index_find(dir, HARK_CPLAT_NONE, HARK_CKIND_CUSTOMER_ID, &id,
-                             1, id_hash)) {
+    uint64_t id_hash = ld->id_hash;
+    if (hark_cust_table_find(&ld->ids, dir, 0, false, &id, 1, id_hash)) {
         report(ld, "duplicate customer_id \"%.*s\"", (int)id.len, id.ptr);
     }
     for (size_t i = 0; i < ld->n_idents; i++) {
         const struct hark_cust_ident *ident = &ld->idents[i];
-        const struct hark_cust_entry *e =
-            hark_cust_index_find(dir, ident->platform, ident->kind, &ident->val,
-                                 1, ident_hash(ident));
-        if (e) {
+        uint32_t off = ident_find(ld, ident, ld->ident_hashes[i]);
+        if (off) {
             report(ld,
                    "identity \"%.*s%s%.*s\" of customer \"%.*s\" is already "
                    "claimed by customer \"%s\"",
                    (int)ident->disp.len, ident->disp.ptr, ident->disp_sep,
                    (int)ident->disp2.len, ident->disp2.ptr, (int)id.len, id.ptr,
-                   cust_id_at(dir, e->cust));
+                   block_strings(hark_cust_ident_owner(dir, off)));
         }
     }
     if (ld->n_row_problems > 0) {
         return;
     }
-    if (dir->n_custs >= UINT32_MAX - 1) {
-        fatal(ld, ld->line, "more than %" PRIu32 " customers", UINT32_MAX - 1);
+    uint32_t tier = intern(ld, row->strs[2]);
+    uint32_t segment = intern(ld, row->strs[3]);
+    if (should_stop(ld)) {
         return;
     }
-    uint32_t off = 0;
-    uint32_t unused = 0;
-    if (!arena_add(ld, id.ptr, id.len, false, &off)) {
+    size_t need = block_head_max() + id.len + 1 + row->strs[1].len + 1;
+    for (size_t i = 0; i < ld->n_idents; i++) {
+        need += 1 + 5 + ld->idents[i].val.len + 1;
+    }
+    unsigned char *p = (unsigned char *)arena_room(ld, need);
+    if (!p) {
         return;
     }
-    for (size_t i = 1; i < N_STRS; i++) {
-        if (!arena_add(ld, row->strs[i].ptr, row->strs[i].len, false,
-                       &unused)) {
-            return;
-        }
+    size_t block = dir->arena_len;
+    size_t n = put_head(p, row, tier ? (uint32_t)block - tier : 0,
+                        segment ? (uint32_t)block - segment : 0);
+    memcpy(p + n, id.ptr, id.len);
+    p[n + id.len] = '\0';
+    uint32_t id_off = (uint32_t)(block + n);
+    n += id.len + 1;
+    if (row->strs[1].len) {
+        memcpy(p + n, row->strs[1].ptr, row->strs[1].len);
     }
-    if (dir->n_custs == dir->cap_custs) {
-        dir->cap_custs = dir->cap_custs ? dir->cap_custs * 2 : 1024;
-        dir->custs =
-            hark_xrealloc(dir->custs, dir->cap_custs * sizeof(*dir->custs));
-    }
-    uint32_t cust_index = (uint32_t)dir->n_custs;
-    struct hark_customer *cust = &dir->custs[dir->n_custs++];
-    memset(cust, 0, sizeof(*cust));
-    cust->strs.off = off;
-    cust->clv = row->clv;
-    cust->revenue_12m = row->revenue_12m;
-    cust->referrals = row->counts[0];
-    cust->recommendations = row->counts[1];
-    cust->introductions = row->counts[2];
-    cust->positive_mentions = row->counts[3];
-    hark_cust_index_add(dir, HARK_CPLAT_NONE, HARK_CKIND_CUSTOMER_ID, off,
-                        cust_index, id_hash);
+    n += row->strs[1].len;
+    p[n++] = '\0';
+    hark_cust_table_add(&ld->ids, id_off, id_hash);
     for (size_t i = 0; i < ld->n_idents; i++) {
         const struct hark_cust_ident *ident = &ld->idents[i];
         if (ident_repeats(ld, i)) {
             continue;
         }
-        uint32_t val_off = 0;
-        if (!arena_add(ld, ident->val.ptr, ident->val.len,
-                       ident->kind == HARK_CKIND_HANDLE, &val_off)) {
-            return;
+        uint32_t rec = (uint32_t)(block + n);
+        p[n++] = hark_cust_pk(ident->platform, ident->kind);
+        n += put_varint(p + n, rec - (uint32_t)block);
+        if (ident->kind == HARK_CKIND_HANDLE) {
+            for (size_t j = 0; j < ident->val.len; j++) {
+                p[n + j] = (unsigned char)lower(ident->val.ptr[j]);
+            }
+        } else {
+            memcpy(p + n, ident->val.ptr, ident->val.len);
         }
-        hark_cust_index_add(dir, ident->platform, ident->kind, val_off,
-                            cust_index, ident_hash(ident));
+        n += ident->val.len;
+        p[n++] = '\0';
+        hark_cust_table_add(&dir->idents, rec, ld->ident_hashes[i]);
     }
+    dir->arena_len += n;
+    dir->n_custs++;
 }
 
 /* ---- CSV ------------------------------------------------------------ */
@@ -460,9 +736,18 @@ static void csv_on_field(void *data, size_t len, void *arg)
     ld->field_off[ld->n_fields] = ld->fields.len;
     ld->field_len[ld->n_fields] = len;
     ld->n_fields++;
+    struct hark_buf *b = &ld->fields;
+    if (b->cap - b->len > len) { /* the common case, inline */
+        if (len) {
+            memcpy(b->ptr + b->len, data, len);
+        }
+        b->ptr[b->len + len] = '\0';
+        b->len += len + 1;
+        return;
+    }
     /* the scratch buffer is unbounded: these cannot fail */
-    hark_err_t err = hark_buf_add(&ld->fields, data ? data : "", len);
-    err = err == HARK_OK ? hark_buf_addc(&ld->fields, '\0') : err;
+    hark_err_t err = hark_buf_add(b, data ? data : "", len);
+    err = err == HARK_OK ? hark_buf_addc(b, '\0') : err;
     hark_assert(err == HARK_OK);
 }
 
@@ -493,6 +778,10 @@ static void csv_header(struct loader *ld)
     if (!seen[COL_CUSTOMER_ID]) {
         fatal(ld, ld->line, "the header has no \"customer_id\" column");
     }
+    if (seen[COL_PLATFORM]) { /* one identity a row besides the colons */
+        hark_cust_table_reserve(&ld->dir->idents,
+                                ld->dir->idents.n + ld->n_colons + ld->n_lines);
+    }
     if (seen[COL_PLATFORM] != seen[COL_HANDLE]) {
         fatal(ld, ld->line,
               "the header has a \"%s\" column but no \"%s\" column",
@@ -516,7 +805,7 @@ static void csv_row(struct loader *ld)
         if (ld->cols[i] < 0) {
             continue;
         }
-        if (!hark_utf8_valid(f.ptr, f.len)) {
+        if (!ld->is_ascii && !hark_utf8_valid(f.ptr, f.len)) {
             report(ld, "%s is not valid UTF-8", col_names[ld->cols[i]]);
             continue;
         }
@@ -525,6 +814,7 @@ static void csv_row(struct loader *ld)
     for (int i = 0; i < N_STRS; i++) {
         ld->row.strs[i] = v[i];
     }
+    id_known(ld);
     num_field(ld, COL_CLV, v[COL_CLV], &ld->row.clv);
     num_field(ld, COL_REVENUE, v[COL_REVENUE], &ld->row.revenue_12m);
     for (int i = 0; i < N_COUNTS; i++) {
@@ -554,6 +844,67 @@ static void csv_on_row(int c, void *arg)
     hark_buf_reset(&ld->fields);
 }
 
+enum { READ_CHUNK = 4 * 1024 * 1024 };
+
+/*
+ * The next line (with its '\n', if any) in *s, *len; false at the end of
+ * the file or on a read error (r->read_errno). *s is valid until the next
+ * call.
+ */
+static bool next_line(struct reader *r, const char **s, size_t *len)
+{
+    for (;;) {
+        char *nl = r->end > r->start
+                       ? memchr(r->buf + r->start, '\n', r->end - r->start)
+                       : NULL;
+        if (nl || (r->is_eof && r->end > r->start)) {
+            size_t stop = nl ? (size_t)(nl - r->buf) + 1 : r->end;
+            *s = r->buf + r->start;
+            *len = stop - r->start;
+            r->start = stop;
+            return true;
+        }
+        if (r->is_eof) {
+            return false;
+        }
+        /* keep the partial line, make room, read more */
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+        if (r->cap - r->end < READ_CHUNK / 2) {
+            r->cap = r->cap ? r->cap * 2 : READ_CHUNK;
+            r->buf = hark_xrealloc(r->buf, r->cap);
+        }
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            r->read_errno = errno;
+            r->is_eof = true;
+            return false;
+        }
+        r->end += (size_t)n;
+        r->is_eof = n == 0;
+    }
+}
+
+/* Whether every byte is ASCII (then it is valid UTF-8). */
+static bool is_ascii(const char *s, size_t len)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof(w));
+        acc |= w;
+    }
+    for (; i < len; i++) {
+        acc |= (unsigned char)s[i];
+    }
+    return (acc & 0x8080808080808080ULL) == 0;
+}
+
 static bool has_content(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -576,19 +927,16 @@ static void csv_malformed(struct loader *ld, const char *what)
     }
 }
 
-static hark_err_t load_csv(struct loader *ld, FILE *fp)
+static hark_err_t load_csv(struct loader *ld, struct reader *rd)
 {
     struct csv_parser parser;
     if (csv_init(&parser, CSV_OPTS) != 0) {
         return HARK_EINTERNAL;
     }
-    char *line = NULL;
-    size_t line_cap = 0;
-    ssize_t n;
+    const char *s = NULL;
+    size_t len = 0;
     int phys = 0;
-    while (!should_stop(ld) && (n = getline(&line, &line_cap, fp)) > 0) {
-        const char *s = line;
-        size_t len = (size_t)n;
+    while (!should_stop(ld) && next_line(rd, &s, &len)) {
         phys++;
         if (phys == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
             s += 3;
@@ -597,6 +945,8 @@ static hark_err_t load_csv(struct loader *ld, FILE *fp)
         if (!ld->is_row_open) {
             ld->line = phys;
         }
+        /* an ASCII row needs no UTF-8 check */
+        ld->is_ascii = is_ascii(s, len) && (ld->is_ascii || !ld->is_row_open);
         ld->has_row_ended = false;
         if (csv_parse(&parser, s, len, csv_on_field, csv_on_row, ld) != len) {
             csv_malformed(ld, "malformed quoting: a quote inside an unquoted "
@@ -604,7 +954,6 @@ static hark_err_t load_csv(struct loader *ld, FILE *fp)
             /* drop the rest of the row and go on at the next line */
             csv_free(&parser);
             if (csv_init(&parser, CSV_OPTS) != 0) {
-                free(line);
                 return HARK_EINTERNAL;
             }
             ld->n_fields = 0;
@@ -615,9 +964,6 @@ static hark_err_t load_csv(struct loader *ld, FILE *fp)
         ld->is_row_open =
             (ld->is_row_open || has_content(s, len)) && !ld->has_row_ended;
     }
-    bool is_read_error = ferror(fp) != 0;
-    int read_errno = errno;
-    free(line);
     if (!should_stop(ld)) {
         ld->has_row_ended = false;
         if (csv_fini(&parser, csv_on_field, csv_on_row, ld) != 0) {
@@ -629,11 +975,6 @@ static hark_err_t load_csv(struct loader *ld, FILE *fp)
         }
     }
     csv_free(&parser);
-    if (is_read_error) {
-        hark_diag_line(ld->diag, HARK_DIAG_ERROR, NULL, 0, "read(\"%s\"): %s",
-                       ld->path, strerror(read_errno));
-        return HARK_EIO;
-    }
     return HARK_OK;
 }
 
@@ -758,6 +1099,7 @@ static void json_row(struct loader *ld, const char *s, size_t len)
     for (int i = 0; i < N_STRS; i++) {
         json_str_field(ld, obj, (enum col)i, &ld->row.strs[i]);
     }
+    id_known(ld);
     json_num_field(ld, obj, COL_CLV, &ld->row.clv);
     json_num_field(ld, obj, COL_REVENUE, &ld->row.revenue_12m);
     for (int i = 0; i < N_COUNTS; i++) {
@@ -776,15 +1118,12 @@ static void json_row(struct loader *ld, const char *s, size_t len)
     hark_json_doc_free(doc);
 }
 
-static hark_err_t load_ndjson(struct loader *ld, FILE *fp)
+static void load_ndjson(struct loader *ld, struct reader *rd)
 {
-    char *line = NULL;
-    size_t line_cap = 0;
-    ssize_t n;
+    const char *s = NULL;
+    size_t len = 0;
     int phys = 0;
-    while (!should_stop(ld) && (n = getline(&line, &line_cap, fp)) > 0) {
-        const char *s = line;
-        size_t len = (size_t)n;
+    while (!should_stop(ld) && next_line(rd, &s, &len)) {
         phys++;
         if (phys == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
             s += 3;
@@ -796,15 +1135,6 @@ static hark_err_t load_ndjson(struct loader *ld, FILE *fp)
         ld->line = phys;
         json_row(ld, s, len);
     }
-    bool is_read_error = ferror(fp) != 0;
-    int read_errno = errno;
-    free(line);
-    if (is_read_error) {
-        hark_diag_line(ld->diag, HARK_DIAG_ERROR, NULL, 0, "read(\"%s\"): %s",
-                       ld->path, strerror(read_errno));
-        return HARK_EIO;
-    }
-    return HARK_OK;
 }
 
 /* ---- load ----------------------------------------------------------- */
@@ -816,22 +1146,71 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && eq_nocase(s + n - m, suffix, m);
 }
 
-/* Makes the directory immutable: exact sizes, record pointers. */
-static void finish(struct hark_customers *dir)
+/*
+ * Counts what sizes the tables: lines (a bound on customers) and colons
+ * (every identity has one; the platform + handle columns add one a row).
+ * Leaves the file at its start.
+ */
+static hark_err_t prescan(struct loader *ld, struct reader *rd,
+                          size_t *n_lines, size_t *n_colons)
 {
-    /* (copying the arena into huge pages measured no faster, and would
-     * double its peak memory) */
-    dir->arena = hark_xrealloc(dir->arena, dir->arena_len);
-    dir->arena_cap = dir->arena_len;
-    if (dir->n_custs) {
-        dir->custs =
-            hark_xrealloc(dir->custs, dir->n_custs * sizeof(*dir->custs));
-        dir->cap_custs = dir->n_custs;
+    size_t lines = 1;
+    size_t colons = 0;
+    rd->cap = READ_CHUNK;
+    rd->buf = hark_xmalloc(rd->cap);
+    for (;;) {
+        ssize_t n = read(rd->fd, rd->buf, rd->cap);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rd->read_errno = errno;
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        const unsigned char *p = (const unsigned char *)rd->buf;
+        for (ssize_t i = 0; i < n; i++) {
+            lines += p[i] == '\n';
+            colons += p[i] == ':';
+        }
     }
-    for (size_t i = 0; i < dir->n_custs; i++) {
-        size_t off = dir->custs[i].strs.off;
-        dir->custs[i].strs.ptr = dir->arena + off;
+    if (rd->read_errno == 0 && lseek(rd->fd, 0, SEEK_SET) != 0) {
+        rd->read_errno = errno;
     }
+    if (rd->read_errno != 0) {
+        hark_diag_line(ld->diag, HARK_DIAG_ERROR, NULL, 0, "read(\"%s\"): %s",
+                       ld->path, strerror(rd->read_errno));
+        return HARK_EIO;
+    }
+    *n_lines = lines;
+    *n_colons = colons;
+    return HARK_OK;
+}
+
+/* Makes the directory immutable: gives back what the load did not use. */
+static void finish(struct loader *ld)
+{
+    struct hark_customers *dir = ld->dir;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t keep = (dir->arena_len + 2 * 1024 * 1024 - 1) &
+                  ~(size_t)(2 * 1024 * 1024 - 1); /* whole huge pages */
+    if (dir->arena_cap >= 8 * 1024 * 1024 && keep < dir->arena_cap &&
+        page && keep % page == 0) {
+        munmap(dir->arena + keep, dir->arena_cap - keep);
+        dir->arena_cap = keep;
+    }
+    hark_cust_table_free(&ld->ids);
+    hark_cust_table_free(&ld->pool);
+    hark_cust_table_shrink(&dir->idents);
+}
+
+static void dir_free(struct hark_customers *dir)
+{
+    hark_cust_unmap(dir->arena, dir->arena_cap);
+    hark_cust_table_free(&dir->idents);
+    free(dir);
 }
 
 hark_err_t hark_customers_load(const char *path,
@@ -841,7 +1220,7 @@ hark_err_t hark_customers_load(const char *path,
 {
     struct hark_diag local_diag;
     struct loader ld;
-    FILE *fp = NULL;
+    struct reader rd = {.fd = -1};
     hark_err_t err = HARK_OK;
     *out = NULL;
     hark_diag_init(&local_diag);
@@ -850,19 +1229,51 @@ hark_err_t hark_customers_load(const char *path,
     ld.path = path;
     ld.diag = diag ? diag : &local_diag;
     ld.on_bad_row = on_bad_row;
-    fp = fopen(path, "rb");
-    if (!fp) {
+    ld.ids.kind = HARK_CTAB_STRING;
+    ld.pool.kind = HARK_CTAB_STRING;
+    rd.fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (rd.fd < 0 || fstat(rd.fd, &st) != 0) {
         hark_diag_line(ld.diag, HARK_DIAG_ERROR, NULL, 0, "open(\"%s\"): %s",
                        path, strerror(errno));
         err = HARK_EIO;
         goto fail;
     }
+    size_t n_lines = 0;
+    size_t n_colons = 0;
+    err = prescan(&ld, &rd, &n_lines, &n_colons);
+    if (err != HARK_OK) {
+        goto fail;
+    }
     ld.dir = hark_xcalloc(1, sizeof(*ld.dir));
-    uint32_t none = 0;
-    bool is_added = arena_add(&ld, "", 0, false, &none); /* offset 0: "" */
-    hark_assert(is_added && none == 0);
+    ld.dir->idents.kind = HARK_CTAB_IDENT;
+    /*
+     * A block takes at most about 4 bytes per byte of its row (a 2-byte
+     * "1," number becomes 8); a typical one fewer than its row. Only the
+     * pages written count.
+     */
+    size_t size = st.st_size > 0 ? (size_t)st.st_size : 0;
+    size_t cap = size < ARENA_MAX / 4 ? size * 4 + 65536 : ARENA_MAX;
+    ld.dir->arena = hark_cust_map(cap);
+    ld.dir->arena_cap = cap;
+    ld.dir->arena[0] = '\0'; /* offset 0: "" */
+    ld.dir->arena_len = 1;
+    hark_cust_table_reserve(&ld.ids, n_lines);
+    /* NDJSON: a "platform" key has its colon too; CSV: see csv_header */
+    hark_cust_table_reserve(&ld.dir->idents, n_colons);
+    ld.n_lines = n_lines;
+    ld.n_colons = n_colons;
     bool is_ndjson = ends_with(path, ".ndjson") || ends_with(path, ".jsonl");
-    err = is_ndjson ? load_ndjson(&ld, fp) : load_csv(&ld, fp);
+    if (is_ndjson) {
+        load_ndjson(&ld, &rd);
+    } else {
+        err = load_csv(&ld, &rd);
+    }
+    if (err == HARK_OK && rd.read_errno != 0) {
+        hark_diag_line(ld.diag, HARK_DIAG_ERROR, NULL, 0, "read(\"%s\"): %s",
+                       path, strerror(rd.read_errno));
+        err = HARK_EIO;
+    }
     if (err != HARK_OK) {
         goto fail;
     }
@@ -870,21 +1281,23 @@ hark_err_t hark_customers_load(const char *path,
         err = HARK_EINVAL;
         goto fail;
     }
-    finish(ld.dir);
+    free(rd.buf); /* before the tables shrink: lower peak */
+    rd.buf = NULL;
+    finish(&ld);
     *out = ld.dir;
     ld.dir = NULL;
 fail:
-    if (fp) {
-        fclose(fp);
+    if (rd.fd >= 0) {
+        close(rd.fd);
     }
+    free(rd.buf);
     if (ld.dir) {
-        /* not finished: the records still hold offsets, nothing to fix */
-        free(ld.dir->arena);
-        free(ld.dir->custs);
-        hark_cust_index_free(ld.dir);
-        free(ld.dir);
+        dir_free(ld.dir);
     }
+    hark_cust_table_free(&ld.ids);
+    hark_cust_table_free(&ld.pool);
     free(ld.idents);
+    free(ld.ident_hashes);
     free(ld.cols);
     free(ld.field_off);
     free(ld.field_len);
@@ -895,23 +1308,14 @@ fail:
 
 void hark_customers_free(struct hark_customers *dir)
 {
-    if (!dir) {
-        return;
+    if (dir) {
+        dir_free(dir);
     }
-    free(dir->arena);
-    free(dir->custs);
-    hark_cust_index_free(dir);
-    free(dir);
 }
 
 size_t hark_customers_count(const struct hark_customers *dir)
 {
     return dir ? dir->n_custs : 0;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return *s ? hark_xstrdup(s) : NULL;
 }
 
 /*
@@ -925,20 +1329,21 @@ void hark_customer_view_fill(const struct hark_customer *cust,
                              struct hark_customer_view *view)
 {
     memset(view, 0, sizeof(*view));
-    const char *id = cust->strs.ptr;
+    struct head h;
+    const char *id = get_head(cust, &h);
     const char *name = id + strlen(id) + 1;
-    const char *tier = name + strlen(name) + 1;
-    const char *segment = tier + strlen(tier) + 1;
+    /* tier and segment: interned copies, that many bytes before the block */
+    const char *block = (const char *)&cust->flags;
     view->id = hark_xstrdup(id);
-    view->name = dup_or_null(name);
-    view->tier = dup_or_null(tier);
-    view->segment = dup_or_null(segment);
-    view->clv = cust->clv;
-    view->revenue_12m = cust->revenue_12m;
-    view->referrals = cust->referrals;
-    view->recommendations = cust->recommendations;
-    view->introductions = cust->introductions;
-    view->positive_mentions = cust->positive_mentions;
+    view->name = *name ? hark_xstrdup(name) : NULL;
+    view->tier = h.tier ? hark_xstrdup(block - h.tier) : NULL;
+    view->segment = h.segment ? hark_xstrdup(block - h.segment) : NULL;
+    view->clv = h.clv;
+    view->revenue_12m = h.revenue_12m;
+    view->referrals = h.counts[0];
+    view->recommendations = h.counts[1];
+    view->introductions = h.counts[2];
+    view->positive_mentions = h.counts[3];
     view->is_handle_match = is_handle_match;
     view->export_mask = export_mask;
 }

@@ -1,28 +1,50 @@
 /*
  * customers_int: the customer directory's private layout, shared by
- * enrich/customers.c (loading the files) and enrich/identity.c (identity
- * strings and the identity index).
+ * enrich/customers.c (loading the files, the records) and
+ * enrich/identity.c (identity strings, the hash tables, the join).
  *
- * Layout (sized for 10M customers, no allocation per customer):
+ * Layout (10M customers with three identities each in ~1.3 GiB; no
+ * allocation per customer, no pointer anywhere):
  *
- *   arena    one growable byte array holding every string, NUL-terminated.
- *            Offset 0 is a lone NUL, so offset 0 means "no string".
- *            Offsets are 32-bit: a directory holds at most 4 GiB of text.
- *   custs    one record per customer (struct hark_customer, 40 bytes). Its
- *            four strings sit back to back in the arena: id\0name\0tier\0
- *            segment\0 (empty = absent), so a record needs one pointer.
- *   slots    the identity index: one entry per identity and per
- *            customer_id, stored in the slots themselves (16 bytes: hash,
- *            value offset, customer index, platform, kind), open
- *            addressing with linear probing, power-of-two capacity kept
- *            under 70% load. A hit costs two cache misses (the slot and the
- *            value in the arena); the stored hash makes probing and
- *            rehashing touch nothing else.
+ *   arena    one mapping holding every byte of every customer, reserved
+ *            once (virtual memory, bounded by the file size) and touched
+ *            only as it fills, so it never moves while loading and needs
+ *            no copy; huge pages when the kernel gives them. Offsets are
+ *            32-bit: a directory holds at most 4 GiB. Offset 0 is a lone
+ *            NUL, so offset 0 means "none".
  *
- * The key of an entry is (platform, kind, value); handle values are stored
- * lowercased (ASCII) without a leading '@', and looked up by hashing the
- * pieces of the query directly, folding case on the fly, so a lookup never
- * allocates.
+ *   block    one per customer, back to back in the arena, byte-aligned:
+ *              flags      1 byte: which of the fields below are present
+ *                         and how they are written (HARK_CUST_*)
+ *              counts     1 byte, if any count is nonzero: bit i = count
+ *                         i present
+ *              clv, revenue_12m      if nonzero: a varint of cents when
+ *                         that is exact (12.5 -> 1250), else the raw
+ *                         8-byte double
+ *              referrals .. positive_mentions   varint each, if present
+ *              tier, segment         varint distance back to the string,
+ *                                    if present: the few distinct values
+ *                                    are interned ("gold" is written again
+ *                                    only every 8 KiB, to stay 2 bytes
+ *                                    away)
+ *              id\0 name\0   (name may be empty)
+ *              identities, each: pk (platform << 2 | kind, never 0),
+ *                         varint distance back to the block's start,
+ *                         value\0 (handles ASCII-lowercased, no '@')
+ *            A `struct hark_customer *` is the address of its block.
+ *
+ *   idents   the identity index: open addressing, linear probing, 8-byte
+ *            slots (32-bit hash tag, arena offset of the identity; 0 =
+ *            empty); the tag picks the home slot by multiply-shift, so any
+ *            capacity works, and the table is sized once from a count
+ *            made before loading (at most 80% full).
+ *            A hit costs two cache misses: the slot and the identity, and
+ *            the identity leads back to its block.
+ *
+ * While loading only: a table of customer_ids (offset of the id in its
+ * block) to refuse a repeated one, and a table interning tier/segment
+ * strings. Both are freed when the load ends: nothing looks a customer up
+ * by customer_id afterwards.
  *
  * Thread: built by one thread; immutable afterwards.
  */
@@ -49,38 +71,47 @@ enum hark_cust_kind {
     HARK_CKIND_HANDLE           /* a handle (ASCII case-insensitive) */
 };
 
+/* A customer is the address of its block (see above); read it bytewise. */
 struct hark_customer {
-    union {
-        size_t off;      /* while loading: arena offset of id */
-        const char *ptr; /* once loaded: id\0name\0tier\0segment\0 */
-    } strs;
-
-    double clv;
-    double revenue_12m;
-    uint32_t referrals;
-    uint32_t recommendations;
-    uint32_t introductions;
-    uint32_t positive_mentions;
+    unsigned char flags;
 };
 
-struct hark_cust_entry {
-    uint32_t hash;
-    uint32_t val_off; /* arena offset of the value; 0 = empty slot */
-    uint32_t cust;    /* index into custs */
-    uint8_t platform; /* enum hark_cust_platform */
-    uint8_t kind;     /* enum hark_cust_kind */
+/* Block flags: which fields follow the flags byte, and how. */
+enum {
+    HARK_CUST_HAS_CLV = 1 << 0,
+    HARK_CUST_HAS_REVENUE = 1 << 1,
+    HARK_CUST_CLV_CENTS = 1 << 2, /* a varint of cents, not a double */
+    HARK_CUST_REVENUE_CENTS = 1 << 3,
+    HARK_CUST_HAS_TIER = 1 << 4,
+    HARK_CUST_HAS_SEGMENT = 1 << 5,
+    HARK_CUST_HAS_COUNTS = 1 << 6 /* the counts byte follows */
+};
+
+/* A hash table slot: `off` 0 = empty. */
+struct hark_cust_slot {
+    uint32_t tag; /* the hash's low 32 bits */
+    uint32_t off; /* arena offset of the key (see the table's kind) */
+};
+
+/* What a table's `off` points at. */
+enum hark_cust_table_kind {
+    HARK_CTAB_IDENT = 0, /* an identity record: pk, varint, value\0 */
+    HARK_CTAB_STRING     /* a NUL-terminated string compared exactly */
+};
+
+struct hark_cust_table {
+    struct hark_cust_slot *slots;
+    size_t cap; /* any size; 0 = no table */
+    size_t n;
+    enum hark_cust_table_kind kind;
 };
 
 struct hark_customers {
     char *arena;
     size_t arena_len;
-    size_t arena_cap;
-    struct hark_customer *custs;
+    size_t arena_cap; /* bytes mapped */
+    struct hark_cust_table idents;
     size_t n_custs;
-    size_t cap_custs;
-    struct hark_cust_entry *slots;
-    size_t n_entries;
-    size_t slot_mask; /* capacity - 1; capacity is a power of two */
 };
 
 /*
@@ -122,32 +153,95 @@ HARK_MUST_CHECK hark_err_t hark_cust_ident_columns(const char *platform,
                                                    char *errbuf,
                                                    size_t errbuf_len);
 
+/* The identity record's first byte. */
+static inline unsigned char hark_cust_pk(enum hark_cust_platform platform,
+                                         enum hark_cust_kind kind)
+{
+    return (unsigned char)((unsigned)platform << 2 | (unsigned)kind);
+}
+
+/* Reads a LEB128 varint at *p and moves *p past it. */
+static inline uint32_t hark_cust_varint(const unsigned char **p)
+{
+    uint32_t v = 0;
+    unsigned shift = 0;
+    const unsigned char *s = *p;
+    while (*s & 0x80) {
+        v |= (uint32_t)(*s++ & 0x7f) << shift;
+        shift += 7;
+    }
+    v |= (uint32_t)*s++ << shift;
+    *p = s;
+    return v;
+}
+
 /*
- * The hash of a key given as pieces that are concatenated (handles fold
- * ASCII case).
+ * The 64-bit hash of a key given as pieces that are concatenated (handles
+ * fold ASCII case; `pk` is 0 for a plain string).
  */
-uint32_t hark_cust_key_hash(enum hark_cust_platform platform,
-                            enum hark_cust_kind kind,
+uint64_t hark_cust_key_hash(unsigned pk,
+                            bool is_folded,
                             const struct hark_str *parts,
                             size_t n_parts);
 
-/* The entry (slot) with that key, or NULL. Never allocates. */
-const struct hark_cust_entry *
-hark_cust_index_find(const struct hark_customers *dir,
-                     enum hark_cust_platform platform,
-                     enum hark_cust_kind kind,
-                     const struct hark_str *parts,
-                     size_t n_parts,
-                     uint32_t hash);
+/*
+ * The home slot of a tag: multiply-shift maps it onto any capacity. The
+ * slot depends on the tag alone, so growing needs no key.
+ */
+static inline size_t hark_cust_slot_of(const struct hark_cust_table *t,
+                                       uint32_t tag)
+{
+    return (size_t)(((uint64_t)tag * (uint64_t)t->cap) >> 32);
+}
 
-/* Adds an entry (the caller checked that the key is new). */
-void hark_cust_index_add(struct hark_customers *dir,
-                         enum hark_cust_platform platform,
-                         enum hark_cust_kind kind,
-                         uint32_t val_off,
-                         uint32_t cust,
-                         uint32_t hash);
+/* Asks the CPU to fetch the slot where a probe for `hash` starts. */
+static inline void hark_cust_table_prefetch(const struct hark_cust_table *t,
+                                            uint64_t hash)
+{
+    if (t->cap) {
+        __builtin_prefetch(&t->slots[hark_cust_slot_of(t, (uint32_t)hash)]);
+    }
+}
 
-void hark_cust_index_free(struct hark_customers *dir);
+/*
+ * The `off` of the entry with that key (for IDENT tables `pk` must match
+ * and the value compares folded when `is_folded`), or 0. Never allocates.
+ */
+uint32_t hark_cust_table_find(const struct hark_cust_table *t,
+                              const struct hark_customers *dir,
+                              unsigned pk,
+                              bool is_folded,
+                              const struct hark_str *parts,
+                              size_t n_parts,
+                              uint64_t hash);
+
+/* Like find on a STRING table, but the slot's `off` may be changed. */
+uint32_t *hark_cust_table_find_ref(struct hark_cust_table *t,
+                                   const struct hark_customers *dir,
+                                   const struct hark_str *key,
+                                   uint64_t hash);
+
+/*
+ * Makes room for `n` entries at most 80% full (rehashing what is there);
+ * capacity stays when it is enough.
+ */
+void hark_cust_table_reserve(struct hark_cust_table *t, size_t n);
+
+/* Adds an entry (the caller checked that the key is new); grows if full. */
+void hark_cust_table_add(struct hark_cust_table *t, uint32_t off,
+                         uint64_t hash);
+
+/* Rehashes to the smallest capacity for its entries if much larger. */
+void hark_cust_table_shrink(struct hark_cust_table *t);
+
+void hark_cust_table_free(struct hark_cust_table *t);
+
+/* Address of the block an identity record at `off` belongs to. */
+const struct hark_customer *
+hark_cust_ident_owner(const struct hark_customers *dir, uint32_t off);
+
+/* Memory for large tables and the arena (huge pages asked for). */
+void *hark_cust_map(size_t n);
+void hark_cust_unmap(void *p, size_t n);
 
 #endif /* HARK_ENRICH_CUSTOMERS_INT_H */

@@ -304,31 +304,39 @@ hark_err_t hark_cust_ident_columns(const char *platform,
 }
 
 /*
- * FNV-1a over (platform, kind, the pieces), then a 64-bit finalizer so the
- * low bits (the slot index) are well mixed.
+ * FNV-1a over (pk, the pieces), then a 64-bit finalizer so that the low
+ * 32 bits (the tag a slot keeps, whose high bits pick the slot) are well
+ * mixed.
  */
-uint32_t hark_cust_key_hash(enum hark_cust_platform platform,
-                            enum hark_cust_kind kind,
+uint64_t hark_cust_key_hash(unsigned pk,
+                            bool is_folded,
                             const struct hark_str *parts,
                             size_t n_parts)
 {
     uint64_t h = HARK_HASH_SEED;
-    h = (h ^ (uint64_t)platform) * 0x100000001b3ULL;
-    h = (h ^ (uint64_t)kind) * 0x100000001b3ULL;
-    bool is_folded = kind == HARK_CKIND_HANDLE;
+    h = (h ^ (uint64_t)pk) * 0x100000001b3ULL;
     for (size_t p = 0; p < n_parts; p++) {
         const unsigned char *s = (const unsigned char *)parts[p].ptr;
-        for (size_t i = 0; i < parts[p].len; i++) {
-            unsigned char c = is_folded ? fold(s[i]) : s[i];
-            h = (h ^ c) * 0x100000001b3ULL;
+        size_t n = parts[p].len;
+        if (is_folded) {
+            for (size_t i = 0; i < n; i++) {
+                h = (h ^ fold(s[i])) * 0x100000001b3ULL;
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                h = (h ^ s[i]) * 0x100000001b3ULL;
+            }
         }
     }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    return (uint32_t)h;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
 }
 
+/* Whether the NUL-terminated `stored` equals the concatenated pieces. */
 static bool key_eq(const char *stored,
                    bool is_folded,
                    const struct hark_str *parts,
@@ -337,126 +345,225 @@ static bool key_eq(const char *stored,
     const unsigned char *t = (const unsigned char *)stored;
     for (size_t p = 0; p < n_parts; p++) {
         const unsigned char *s = (const unsigned char *)parts[p].ptr;
-        for (size_t i = 0; i < parts[p].len; i++) {
-            unsigned char c = is_folded ? fold(s[i]) : s[i];
-            if (*t != c || *t == '\0') {
-                return false;
+        size_t n = parts[p].len;
+        if (is_folded) {
+            for (size_t i = 0; i < n; i++) {
+                if (t[i] != fold(s[i]) || t[i] == '\0') {
+                    return false;
+                }
             }
-            t++;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                if (t[i] != s[i] || t[i] == '\0') {
+                    return false;
+                }
+            }
         }
+        t += n;
     }
     return *t == '\0';
 }
 
-const struct hark_cust_entry *
-hark_cust_index_find(const struct hark_customers *dir,
-                     enum hark_cust_platform platform,
-                     enum hark_cust_kind kind,
-                     const struct hark_str *parts,
-                     size_t n_parts,
-                     uint32_t hash)
+/* The string a slot's `off` names. */
+static const char *slot_key(const struct hark_cust_table *t,
+                            const struct hark_customers *dir,
+                            uint32_t off,
+                            unsigned pk)
 {
-    if (!dir->slots) {
-        return NULL;
-    }
-    size_t i = hash & dir->slot_mask;
-    for (;;) {
-        const struct hark_cust_entry *e = &dir->slots[i];
-        if (e->val_off == 0) {
+    switch (t->kind) {
+    case HARK_CTAB_IDENT: {
+        const unsigned char *p = (const unsigned char *)dir->arena + off;
+        if (*p != pk) {
             return NULL;
         }
-        if (e->hash == hash && e->platform == platform && e->kind == kind &&
-            key_eq(dir->arena + e->val_off, kind == HARK_CKIND_HANDLE, parts,
-                   n_parts)) {
-            return e;
-        }
-        i = (i + 1) & dir->slot_mask;
+        p++;
+        (void)hark_cust_varint(&p);
+        return (const char *)p;
+    }
+    default:
+        return dir->arena + off;
     }
 }
 
-static void slot_put(struct hark_cust_entry *slots,
-                     size_t mask,
-                     const struct hark_cust_entry *e)
+static struct hark_cust_slot *find_slot(const struct hark_cust_table *t,
+                                        const struct hark_customers *dir,
+                                        unsigned pk,
+                                        bool is_folded,
+                                        const struct hark_str *parts,
+                                        size_t n_parts,
+                                        uint64_t hash)
 {
-    size_t i = e->hash & mask;
-    while (slots[i].val_off != 0) {
-        i = (i + 1) & mask;
+    if (t->cap == 0) {
+        return NULL;
     }
-    slots[i] = *e;
+    uint32_t tag = (uint32_t)hash;
+    size_t i = hark_cust_slot_of(t, tag);
+    for (;;) {
+        struct hark_cust_slot *e = &t->slots[i];
+        if (e->off == 0) {
+            return NULL;
+        }
+        if (e->tag == tag) {
+            const char *key = slot_key(t, dir, e->off, pk);
+            if (key && key_eq(key, is_folded, parts, n_parts)) {
+                return e;
+            }
+        }
+        if (++i == t->cap) {
+            i = 0;
+        }
+    }
 }
+
+uint32_t hark_cust_table_find(const struct hark_cust_table *t,
+                              const struct hark_customers *dir,
+                              unsigned pk,
+                              bool is_folded,
+                              const struct hark_str *parts,
+                              size_t n_parts,
+                              uint64_t hash)
+{
+    const struct hark_cust_slot *e =
+        find_slot(t, dir, pk, is_folded, parts, n_parts, hash);
+    return e ? e->off : 0;
+}
+
+uint32_t *hark_cust_table_find_ref(struct hark_cust_table *t,
+                                   const struct hark_customers *dir,
+                                   const struct hark_str *key,
+                                   uint64_t hash)
+{
+    struct hark_cust_slot *e = find_slot(t, dir, 0, false, key, 1, hash);
+    return e ? &e->off : NULL;
+}
+
+/* Puts an entry in the first free slot from its home. */
+static void slot_put(const struct hark_cust_table *t,
+                     const struct hark_cust_slot *e)
+{
+    size_t i = hark_cust_slot_of(t, e->tag);
+    while (t->slots[i].off != 0) {
+        if (++i == t->cap) {
+            i = 0;
+        }
+    }
+    t->slots[i] = *e;
+}
+
+enum { HUGE_BYTES = 2 * 1024 * 1024 };
 
 /*
- * Zeroed memory for the slot array. A lookup is a random access; on a
- * large table almost every one misses the TLB as well as the caches, and
- * on a virtual machine a page walk costs as much as the miss itself, so
- * large tables ask for transparent huge pages (10M lookups on 1M customers
- * took 1240 ns each without, 585 with; bench/bench_customers.c). Freed
- * with free().
+ * Zeroed memory, from its own mapping when large, with transparent huge
+ * pages asked for: a lookup is a random access; on a large table almost
+ * every one misses the TLB as well as the caches, and on a virtual
+ * machine a page walk costs as much as the miss itself (10M lookups on 1M
+ * customers took 1240 ns each without, 585 with; bench/bench_customers.c).
+ * Freed with hark_cust_unmap(p, n).
  */
-static void *big_calloc(size_t count, size_t size)
+void *hark_cust_map(size_t n)
 {
-    size_t n = count * size;
-    hark_assert(size == 0 || n / size == count);
-#ifdef MADV_HUGEPAGE
-    enum { HUGE_BYTES = 2 * 1024 * 1024 };
-
     if (n >= 4 * (size_t)HUGE_BYTES) {
-        void *p = NULL;
-        if (posix_memalign(&p, HUGE_BYTES, n) == 0) {
+        void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
             (void)madvise(p, n, MADV_HUGEPAGE); /* only a hint */
-            memset(p, 0, n);
+#endif
             return p;
         }
     }
-#endif
-    return hark_xcalloc(count, size);
+    return hark_xcalloc(1, n ? n : 1);
 }
 
-static void index_grow(struct hark_customers *dir)
+void hark_cust_unmap(void *p, size_t n)
 {
-    size_t cap = dir->slots ? (dir->slot_mask + 1) * 2 : 1024;
-    hark_assert(cap <= ((size_t)1 << 32));
-    struct hark_cust_entry *slots = big_calloc(cap, sizeof(*slots));
-    if (dir->slots) {
-        for (size_t i = 0; i <= dir->slot_mask; i++) {
-            if (dir->slots[i].val_off != 0) {
-                slot_put(slots, cap - 1, &dir->slots[i]);
-            }
+    if (!p) {
+        return;
+    }
+    if (n >= 4 * (size_t)HUGE_BYTES) {
+        munmap(p, n);
+    } else {
+        free(p);
+    }
+}
+
+static void table_resize(struct hark_cust_table *t, size_t cap)
+{
+    hark_assert(cap > t->n && cap <= ((size_t)1 << 32));
+    struct hark_cust_table nt = *t;
+    nt.slots = hark_cust_map(cap * sizeof(*nt.slots));
+    nt.cap = cap;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i].off != 0) {
+            slot_put(&nt, &t->slots[i]);
         }
     }
-    free(dir->slots);
-    dir->slots = slots;
-    dir->slot_mask = cap - 1;
+    hark_cust_unmap(t->slots, t->cap * sizeof(*t->slots));
+    *t = nt;
 }
 
-void hark_cust_index_add(struct hark_customers *dir,
-                         enum hark_cust_platform platform,
-                         enum hark_cust_kind kind,
-                         uint32_t val_off,
-                         uint32_t cust,
-                         uint32_t hash)
+/* Slots for n entries at most 80% full. */
+static size_t cap_for(size_t n)
 {
-    hark_assert(val_off != 0);
-    if (!dir->slots || (dir->n_entries + 1) * 10 > (dir->slot_mask + 1) * 7) {
-        index_grow(dir);
+    size_t cap = n + n / 4 + 16;
+    return cap > ((size_t)1 << 32) ? ((size_t)1 << 32) : cap;
+}
+
+void hark_cust_table_reserve(struct hark_cust_table *t, size_t n)
+{
+    if (n * 10 > t->cap * 8) {
+        table_resize(t, cap_for(n));
     }
-    struct hark_cust_entry e = {
-        .hash = hash,
-        .val_off = val_off,
-        .cust = cust,
-        .platform = (uint8_t)platform,
-        .kind = (uint8_t)kind,
-    };
-    slot_put(dir->slots, dir->slot_mask, &e);
-    dir->n_entries++;
 }
 
-void hark_cust_index_free(struct hark_customers *dir)
+void hark_cust_table_add(struct hark_cust_table *t, uint32_t off,
+                         uint64_t hash)
 {
-    free(dir->slots);
-    dir->slots = NULL;
-    dir->n_entries = 0;
-    dir->slot_mask = 0;
+    hark_assert(off != 0);
+    if ((t->n + 1) * 10 > t->cap * 8) {
+        table_resize(t, cap_for(t->cap < 64 ? 64 : t->cap * 2));
+    }
+    struct hark_cust_slot e = {.tag = (uint32_t)hash, .off = off};
+    slot_put(t, &e);
+    t->n++;
+}
+
+void hark_cust_table_shrink(struct hark_cust_table *t)
+{
+    if (t->cap > 1024 && t->n * 10 < t->cap * 5) {
+        table_resize(t, cap_for(t->n));
+    }
+}
+
+void hark_cust_table_free(struct hark_cust_table *t)
+{
+    hark_cust_unmap(t->slots, t->cap * sizeof(*t->slots));
+    t->slots = NULL;
+    t->cap = 0;
+    t->n = 0;
+}
+
+const struct hark_customer *
+hark_cust_ident_owner(const struct hark_customers *dir, uint32_t off)
+{
+    const unsigned char *p = (const unsigned char *)dir->arena + off + 1;
+    uint32_t back = hark_cust_varint(&p);
+    return (const struct hark_customer *)(const void *)(dir->arena + off -
+                                                         back);
+}
+
+/* The customer whose identity (pk, pieces) this is, or NULL. */
+static const struct hark_customer *
+find_ident(const struct hark_customers *dir,
+           unsigned pk,
+           bool is_folded,
+           const struct hark_str *parts,
+           size_t n_parts)
+{
+    uint64_t hash = hark_cust_key_hash(pk, is_folded, parts, n_parts);
+    uint32_t off = hark_cust_table_find(&dir->idents, dir, pk, is_folded,
+                                        parts, n_parts, hash);
+    return off ? hark_cust_ident_owner(dir, off) : NULL;
 }
 
 const struct hark_customer *
@@ -479,11 +586,10 @@ hark_customers_find(const struct hark_customers *dir,
     const char *aid = post->author.id;
     if (aid && *aid) {
         struct hark_str part = {aid, strlen(aid)};
-        uint32_t hash = hark_cust_key_hash(platform, HARK_CKIND_ID, &part, 1);
-        const struct hark_cust_entry *e =
-            hark_cust_index_find(dir, platform, HARK_CKIND_ID, &part, 1, hash);
-        if (e) {
-            return &dir->custs[e->cust];
+        const struct hark_customer *cust = find_ident(
+            dir, hark_cust_pk(platform, HARK_CKIND_ID), false, &part, 1);
+        if (cust) {
+            return cust;
         }
     }
     const char *handle = post->author.handle;
@@ -501,15 +607,11 @@ hark_customers_find(const struct hark_customers *dir,
         parts[2] = (struct hark_str){default_host, strlen(default_host)};
         n_parts = 3;
     }
-    uint32_t hash =
-        hark_cust_key_hash(platform, HARK_CKIND_HANDLE, parts, n_parts);
-    const struct hark_cust_entry *e = hark_cust_index_find(
-        dir, platform, HARK_CKIND_HANDLE, parts, n_parts, hash);
-    if (!e) {
-        return NULL;
-    }
-    if (is_handle_match) {
+    const struct hark_customer *cust =
+        find_ident(dir, hark_cust_pk(platform, HARK_CKIND_HANDLE), true, parts,
+                   n_parts);
+    if (cust && is_handle_match) {
         *is_handle_match = hark_cust_platform_has_ids(platform);
     }
-    return &dir->custs[e->cust];
+    return cust;
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,6 +599,160 @@ test_hark_customers_load__many_customers_grow_the_index(void **state)
     hark_customers_free(dir);
 }
 
+/* The view of the customer found by x id `id` (caller cleans up). */
+static void view_of(const struct hark_customers *dir, const char *id,
+                    struct hark_customer_view *view)
+{
+    struct hark_post *post = make_post("x", id, NULL);
+    bool is_handle = true;
+    const struct hark_customer *cust =
+        hark_customers_find(dir, post, NULL, &is_handle);
+    hark_post_free(post);
+    assert_non_null(cust);
+    hark_customer_view_fill(cust, HARK_CUST_F_ID, is_handle, view);
+}
+
+static void
+test_hark_customer_view_fill__values_kept_exactly(void **state)
+{
+    (void)state;
+    const char *path = write_tmp(
+        "values.csv",
+        "customer_id,name,tier,segment,clv,revenue_12m,referrals,"
+        "recommendations,introductions,positive_mentions,identities\n"
+        "a,Alice,gold,smb,12.5,0.1,1,0,0,4294967295,x:1\n"
+        "b,,,,0.123456789,-7.25,0,2,0,0,x:2\n"
+        "c,Carol,Gold,ent,1e300,-0,0,0,3,0,x:3\n"
+        "d,Dan,gold,smb,42949672.5,0.005,,,,,x:4\n"
+        "e,,,,,,,,,,x:5\n");
+    struct hark_customers *dir = load_ok(path);
+    struct hark_customer_view v;
+
+    view_of(dir, "1", &v);
+    assert_string_equal(v.id, "a");
+    assert_string_equal(v.name, "Alice");
+    assert_string_equal(v.tier, "gold");
+    assert_string_equal(v.segment, "smb");
+    assert_true(v.clv == 12.5);
+    assert_true(v.revenue_12m == strtod("0.1", NULL));
+    assert_int_equal(v.referrals, 1);
+    assert_int_equal(v.recommendations, 0);
+    assert_int_equal(v.positive_mentions, 4294967295LL);
+    hark_customer_view_cleanup(&v);
+
+    view_of(dir, "2", &v);
+    assert_string_equal(v.id, "b");
+    assert_null(v.name);
+    assert_null(v.tier);
+    assert_null(v.segment);
+    assert_true(v.clv == strtod("0.123456789", NULL));
+    assert_true(v.revenue_12m == -7.25);
+    assert_int_equal(v.recommendations, 2);
+    hark_customer_view_cleanup(&v);
+
+    view_of(dir, "3", &v);
+    assert_string_equal(v.tier, "Gold"); /* tiers keep their case */
+    assert_string_equal(v.segment, "ent");
+    assert_true(v.clv == 1e300);
+    assert_true(v.revenue_12m == 0 && signbit(v.revenue_12m));
+    assert_int_equal(v.introductions, 3);
+    hark_customer_view_cleanup(&v);
+
+    view_of(dir, "4", &v);
+    assert_true(v.clv == 42949672.5);
+    assert_true(v.revenue_12m == strtod("0.005", NULL));
+    assert_int_equal(v.referrals, 0);
+    hark_customer_view_cleanup(&v);
+
+    view_of(dir, "5", &v);
+    assert_string_equal(v.id, "e");
+    assert_true(v.clv == 0 && !signbit(v.clv));
+    assert_true(v.revenue_12m == 0);
+    assert_null(v.tier);
+    hark_customer_view_cleanup(&v);
+    hark_customers_free(dir);
+}
+
+/*
+ * Tiers and segments are interned; many distinct ones, and the same ones
+ * far apart in a large file, read back the same. A long name puts the
+ * identities far from the start of their customer.
+ */
+static void test_hark_customers_load__interned_and_long_fields(void **state)
+{
+    (void)state;
+    struct hark_buf buf;
+    hark_buf_init(&buf, 0);
+    assert_int_equal(
+        hark_buf_printf(&buf, "customer_id,name,tier,segment,identities\n"),
+        HARK_OK);
+    char *long_name = hark_xmalloc(40001);
+    memset(long_name, 'n', 40000);
+    long_name[40000] = '\0';
+    for (int i = 0; i < 3000; i++) {
+        assert_int_equal(
+            hark_buf_printf(&buf, "c%d,%s,t%d,%s,x:%d;x:@h%d\n", i,
+                            i % 100 == 7 ? long_name : "N", i % 300,
+                            i % 2 ? "smb" : "ent", i, i),
+            HARK_OK);
+    }
+    const char *path = write_tmp("interned.csv", buf.ptr);
+    hark_buf_cleanup(&buf);
+    struct hark_customers *dir = load_ok(path);
+    assert_int_equal(hark_customers_count(dir), 3000);
+    for (int i = 0; i < 3000; i += 13) {
+        char id[32];
+        char want[32];
+        struct hark_customer_view v;
+        snprintf(id, sizeof(id), "%d", i);
+        view_of(dir, id, &v);
+        snprintf(want, sizeof(want), "c%d", i);
+        assert_string_equal(v.id, want);
+        snprintf(want, sizeof(want), "t%d", i % 300);
+        assert_string_equal(v.tier, want);
+        assert_string_equal(v.segment, i % 2 ? "smb" : "ent");
+        assert_string_equal(v.name, i % 100 == 7 ? long_name : "N");
+        hark_customer_view_cleanup(&v);
+        snprintf(id, sizeof(id), "H%d", i);
+        snprintf(want, sizeof(want), "c%d", i);
+        assert_string_equal(find_id(dir, "x", NULL, id, NULL, NULL), want);
+    }
+    /* the long-named ones */
+    assert_string_equal(find_id(dir, "x", NULL, "h2907", NULL, NULL), "c2907");
+    assert_string_equal(find_id(dir, "x", "2907", NULL, NULL, NULL), "c2907");
+    free(long_name);
+    hark_customers_free(dir);
+}
+
+/* UTF-8 is still checked in a row after many ASCII ones. */
+static void test_hark_customers_load__utf8_after_ascii_rows(void **state)
+{
+    (void)state;
+    const char *path = write_tmp("utf8.csv",
+                                 "customer_id,name,identities\n"
+                                 "a,Ann,x:1\n"
+                                 "b,Z\xC3\xBC" "rich,x:2\n"
+                                 "c,\"two\nlines \xFF\",x:3\n"
+                                 "d,Dee,x:4\n");
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    struct hark_customers *dir = NULL;
+    assert_int_equal(
+        hark_customers_load(path, HARK_BAD_ROW_SKIP, &diag, &dir), HARK_OK);
+    assert_int_equal(hark_customers_count(dir), 3);
+    assert_int_equal(diag.n_entries, 1);
+    assert_entry(&diag, 0, HARK_DIAG_WARNING, path, 4,
+                 "name is not valid UTF-8; row skipped");
+    struct hark_customer_view v;
+    view_of(dir, "2", &v);
+    assert_string_equal(v.name, "Z\xC3\xBCrich");
+    hark_customer_view_cleanup(&v);
+    assert_null(find_id(dir, "x", "3", NULL, NULL, NULL));
+    assert_string_equal(find_id(dir, "x", "4", NULL, NULL, NULL), "d");
+    hark_diag_cleanup(&diag);
+    hark_customers_free(dir);
+}
+
 static void test_hark_customers_free__null(void **state)
 {
     (void)state;
@@ -646,6 +801,9 @@ int main(void)
         cmocka_unit_test(test_hark_customers_load__error_cap),
         cmocka_unit_test(
             test_hark_customers_load__many_customers_grow_the_index),
+        cmocka_unit_test(test_hark_customer_view_fill__values_kept_exactly),
+        cmocka_unit_test(test_hark_customers_load__interned_and_long_fields),
+        cmocka_unit_test(test_hark_customers_load__utf8_after_ascii_rows),
         cmocka_unit_test(test_hark_customers_free__null),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_tmp);
