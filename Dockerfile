@@ -4,6 +4,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config python3 \
       libcurl4-openssl-dev libyajl-dev libpcre2-dev librdkafka-dev \
       libcmocka-dev libutf8proc-dev libcsv-dev libsqlite3-dev libhyperscan-dev \
+      libicu-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -13,6 +14,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libcurl4 libyajl2 libpcre2-8-0 librdkafka1 libutf8proc2 libcsv3 libhyperscan5 \
+      libsqlite3-0 libicu72 \
       ca-certificates python3 \
     && rm -rf /var/lib/apt/lists/*
 # The lexicons are looked up under HARK_LEXICON_DIR.

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <yajl/yajl_gen.h>
 
 #include "app_int.h"
 #include "hark/event.h"
@@ -116,20 +115,18 @@ static struct hark_snapshot *load(const struct try_opts *o)
     return snap;
 }
 
-static void print_json(const struct hark_item *item)
+/* `out` is the caller's scratch buffer, reused from post to post. */
+static void print_json(const struct hark_item *item, struct hark_buf *out)
 {
-    yajl_gen gen = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "rules_version");
-    hark_gen_str(gen, item->rules_version);
-    hark_event_gen_parts(gen, item);
-    yajl_gen_map_close(gen);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(gen, &buf, &len);
-    fwrite(buf, 1, len, stdout);
-    fputc('\n', stdout);
-    yajl_gen_free(gen);
+    struct hark_jw jw;
+    hark_buf_reset(out);
+    hark_jw_init(&jw, out);
+    hark_jw_map_open(&jw);
+    hark_jw_kv_str(&jw, "rules_version", item->rules_version);
+    hark_event_gen_parts(&jw, item);
+    hark_jw_map_close(&jw);
+    (void)hark_buf_addc(out, '\n');
+    fwrite(out->ptr, 1, out->len, stdout);
 }
 
 static void print_span_text(const struct hark_post *post,
@@ -227,7 +224,8 @@ static void print_human(const struct hark_item *item, size_t n)
 
 static void try_one(const struct hark_snapshot *snap,
                     struct hark_rules_scratch *scratch, struct hark_post *post,
-                    const struct try_opts *o, size_t n)
+                    const struct try_opts *o, size_t n,
+                    struct hark_buf *out)
 {
     struct hark_item *item = hark_item_new(post);
     hark_app_analyze(snap, scratch, item, true);
@@ -238,7 +236,7 @@ static void try_one(const struct hark_snapshot *snap,
     }
     hark_app_enrich(snap, item, since);
     if (o->is_json) {
-        print_json(item);
+        print_json(item, out);
     } else {
         print_human(item, n);
     }
@@ -281,6 +279,8 @@ int hark_cmd_try(int argc, char **argv)
         return 1;
     }
     struct hark_rules_scratch *scratch = hark_rules_scratch_new();
+    struct hark_buf out;
+    hark_buf_init(&out, 0);
     rc = 0;
     if (o.text) {
         struct hark_post *post = hark_post_new();
@@ -288,7 +288,7 @@ int hark_cmd_try(int argc, char **argv)
         post->text = hark_utf8_repair(o.text, strlen(o.text), &post->n_repaired);
         post->id = hark_xstrdup("text");
         post->platform = hark_xstrdup("try");
-        try_one(snap, scratch, post, &o, 1);
+        try_one(snap, scratch, post, &o, 1, &out);
     } else {
         if (isatty(STDIN_FILENO)) {
             fprintf(stderr, "hark try: reading NDJSON posts from stdin "
@@ -312,10 +312,11 @@ int hark_cmd_try(int argc, char **argv)
                 rc = 1;
                 continue;
             }
-            try_one(snap, scratch, post, &o, ++n);
+            try_one(snap, scratch, post, &o, ++n, &out);
         }
         free(line);
     }
+    hark_buf_cleanup(&out);
     hark_rules_scratch_free(scratch);
     hark_snapshot_unref(snap);
     fflush(stdout);

@@ -410,51 +410,47 @@ static void conv_update_event(const struct hark_conv_change *c,
                               const char *rules_version, int64_t now,
                               struct hark_buf *out)
 {
-    yajl_gen gen = yajl_gen_alloc(NULL);
+    struct hark_jw jw, *gen = &jw;
     char ts[32];
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "schema");
-    hark_gen_str(gen, HARK_SCHEMA_ENGAGEMENT);
-    hark_gen_key(gen, "event_id");
-    hark_gen_str(gen, c->update_id);
-    hark_gen_key(gen, "emitted_at");
+    hark_jw_init(gen, out);
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "schema");
+    hark_jw_str(gen, HARK_SCHEMA_ENGAGEMENT);
+    HARK_JW_KEY(gen, "event_id");
+    hark_jw_str(gen, c->update_id);
+    HARK_JW_KEY(gen, "emitted_at");
     hark_time_format(now, ts);
-    hark_gen_str(gen, ts);
-    hark_gen_key(gen, "rules_version");
-    hark_gen_str(gen, rules_version);
-    hark_gen_key(gen, "update");
-    hark_gen_bool(gen, true);
-    hark_gen_key(gen, "item");
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "id");
-    hark_gen_str(gen, c->item_id);
-    hark_gen_key(gen, "sequence");
-    hark_gen_int(gen, c->seq);
-    hark_gen_key(gen, "status");
-    hark_gen_str(gen, hark_conv_status_name(c->status));
-    hark_gen_key(gen, "opened_at");
+    hark_jw_str(gen, ts);
+    HARK_JW_KEY(gen, "rules_version");
+    hark_jw_str(gen, rules_version);
+    HARK_JW_KEY(gen, "update");
+    hark_jw_bool(gen, true);
+    HARK_JW_KEY(gen, "item");
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "id");
+    hark_jw_str(gen, c->item_id);
+    HARK_JW_KEY(gen, "sequence");
+    hark_jw_int(gen, c->seq);
+    HARK_JW_KEY(gen, "status");
+    hark_jw_str(gen, hark_conv_status_name(c->status));
+    HARK_JW_KEY(gen, "opened_at");
     hark_time_format(c->opened_ms, ts);
-    hark_gen_str(gen, ts);
-    hark_gen_key(gen, "answered_at");
+    hark_jw_str(gen, ts);
+    HARK_JW_KEY(gen, "answered_at");
     if (c->answered_ms) {
         hark_time_format(c->answered_ms, ts);
-        hark_gen_str(gen, ts);
+        hark_jw_str(gen, ts);
     } else {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
     }
-    hark_gen_key(gen, "platform");
-    hark_gen_str(gen, c->platform);
-    hark_gen_key(gen, "conversation_id");
-    hark_gen_str(gen, c->conversation);
-    hark_gen_key(gen, "author_key");
-    hark_gen_str(gen, c->author_key);
-    yajl_gen_map_close(gen);
-    yajl_gen_map_close(gen);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(gen, &buf, &len);
-    (void)hark_buf_add(out, buf, len);
-    yajl_gen_free(gen);
+    HARK_JW_KEY(gen, "platform");
+    hark_jw_str(gen, c->platform);
+    HARK_JW_KEY(gen, "conversation_id");
+    hark_jw_str(gen, c->conversation);
+    HARK_JW_KEY(gen, "author_key");
+    hark_jw_str(gen, c->author_key);
+    hark_jw_map_close(gen);
+    hark_jw_map_close(gen);
 }
 
 /* Counts a post that produced no event of its own and releases it. */

@@ -134,6 +134,7 @@ void hark_app_score(const struct hark_snapshot *snap, struct hark_item *item,
         free(item->route_queue);
         item->route_queue = NULL;
         item->sla_due_ms = 0;
+        item->sla_warn_ms = 0;
     }
 }
 

@@ -127,6 +127,11 @@ static hark_err_t buf_grow(struct hark_buf *buf, size_t extra)
     return HARK_OK;
 }
 
+hark_err_t hark_buf_reserve(struct hark_buf *buf, size_t n)
+{
+    return buf_grow(buf, n);
+}
+
 hark_err_t hark_buf_add(struct hark_buf *buf, const void *p, size_t n)
 {
     hark_err_t err = buf_grow(buf, n);

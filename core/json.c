@@ -30,13 +30,15 @@ struct chunk {
 
 struct arena {
     struct chunk *head;
+    size_t chunk_size; /* of the next chunk; sized to the input at first */
 };
 
 static void *arena_alloc(struct arena *a, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     if (!a->head || a->head->cap - a->head->used < n) {
-        size_t cap = n > 16384 ? n : 16384;
+        size_t cap = n > a->chunk_size ? n : a->chunk_size;
+        a->chunk_size = 16384;
         struct chunk *c = hark_xmalloc(sizeof(*c) + cap);
         c->next = a->head;
         c->used = 0;
@@ -69,15 +71,22 @@ static void arena_free(struct arena *a)
 
 /* ---- parse state ---- */
 
+/*
+ * An open container. Its items are collected on the shared slot stack of
+ * the parse (from `base` up) and copied into the arena when it closes, so
+ * a document costs no allocation per container.
+ */
 struct frame {
     struct hark_json *node;
-    struct hark_json **items;
-    const char **keys;
-    size_t *key_offsets;
-    size_t n;
-    size_t cap;
+    size_t base;
     const char *pending_key;
     size_t pending_key_offset;
+};
+
+struct slot {
+    struct hark_json *item;
+    const char *key;   /* objects only */
+    size_t key_offset; /* objects only */
 };
 
 struct pctx {
@@ -89,6 +98,9 @@ struct pctx {
     struct frame *stack;
     size_t depth;
     size_t stack_cap;
+    struct slot *slots; /* items of the open containers */
+    size_t n_slots;
+    size_t slots_cap;
     unsigned max_depth;
     bool is_too_deep;
 };
@@ -163,31 +175,22 @@ static struct hark_json *new_node(struct pctx *ctx, enum hark_json_type type,
     return node;
 }
 
-static void frame_push_item(struct frame *f, struct hark_json *node)
-{
-    if (f->n == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 8;
-        f->items = hark_xrealloc(f->items, f->cap * sizeof(*f->items));
-        if (f->node->type == HARK_JSON_OBJECT) {
-            f->keys = hark_xrealloc(f->keys, f->cap * sizeof(*f->keys));
-            f->key_offsets =
-                hark_xrealloc(f->key_offsets, f->cap * sizeof(*f->key_offsets));
-        }
-    }
-    if (f->node->type == HARK_JSON_OBJECT) {
-        f->keys[f->n] = f->pending_key;
-        f->key_offsets[f->n] = f->pending_key_offset;
-    }
-    f->items[f->n++] = node;
-}
-
 static int attach(struct pctx *ctx, struct hark_json *node)
 {
     if (ctx->depth == 0) {
         ctx->root = node;
-    } else {
-        frame_push_item(&ctx->stack[ctx->depth - 1], node);
+        return 1;
     }
+    const struct frame *f = &ctx->stack[ctx->depth - 1];
+    if (ctx->n_slots == ctx->slots_cap) {
+        ctx->slots_cap = ctx->slots_cap ? ctx->slots_cap * 2 : 64;
+        ctx->slots =
+            hark_xrealloc(ctx->slots, ctx->slots_cap * sizeof(*ctx->slots));
+    }
+    struct slot *sl = &ctx->slots[ctx->n_slots++];
+    sl->item = node;
+    sl->key = f->pending_key;
+    sl->key_offset = f->pending_key_offset;
     return 1;
 }
 
@@ -237,11 +240,27 @@ static int cb_number(void *ud, const char *s, size_t len)
     return attach(ctx, node);
 }
 
+/*
+ * The opening quote of the string yajl just passed: a string without
+ * escapes is passed in place (it points into our text), so the quote is the
+ * byte before it; a decoded one is found by scanning back.
+ */
+static size_t string_offset(const struct pctx *ctx, const unsigned char *s)
+{
+    uintptr_t p = (uintptr_t)s;
+    uintptr_t base = (uintptr_t)ctx->text;
+    /* integers: s may point into yajl's own buffer, another object */
+    if (p > base && p <= base + ctx->len && ctx->text[p - base - 1] == '"') {
+        return (size_t)(p - base) - 1;
+    }
+    return string_start(ctx);
+}
+
 static int cb_string(void *ud, const unsigned char *s, size_t len)
 {
     struct pctx *ctx = ud;
     struct hark_json *node =
-        new_node(ctx, HARK_JSON_STRING, string_start(ctx));
+        new_node(ctx, HARK_JSON_STRING, string_offset(ctx, s));
     node->s = arena_strndup(ctx->arena, (const char *)s, len);
     node->s_len = len;
     return attach(ctx, node);
@@ -252,7 +271,7 @@ static int cb_map_key(void *ud, const unsigned char *s, size_t len)
     struct pctx *ctx = ud;
     struct frame *f = &ctx->stack[ctx->depth - 1];
     f->pending_key = arena_strndup(ctx->arena, (const char *)s, len);
-    f->pending_key_offset = string_start(ctx);
+    f->pending_key_offset = string_offset(ctx, s);
     return 1;
 }
 
@@ -273,6 +292,7 @@ static int push_container(struct pctx *ctx, enum hark_json_type type,
     struct frame *f = &ctx->stack[ctx->depth++];
     memset(f, 0, sizeof(*f));
     f->node = node;
+    f->base = ctx->n_slots;
     return 1;
 }
 
@@ -280,22 +300,25 @@ static int pop_container(struct pctx *ctx)
 {
     struct frame *f = &ctx->stack[--ctx->depth];
     struct hark_json *node = f->node;
-    node->n = f->n;
-    if (f->n) {
-        node->items = arena_alloc(ctx->arena, f->n * sizeof(*node->items));
-        memcpy(node->items, f->items, f->n * sizeof(*node->items));
+    size_t n = ctx->n_slots - f->base;
+    const struct slot *sl = ctx->slots + f->base;
+    node->n = n;
+    if (n) {
+        node->items = arena_alloc(ctx->arena, n * sizeof(*node->items));
+        for (size_t i = 0; i < n; i++) {
+            node->items[i] = sl[i].item;
+        }
         if (node->type == HARK_JSON_OBJECT) {
-            node->keys = arena_alloc(ctx->arena, f->n * sizeof(*node->keys));
-            memcpy(node->keys, f->keys, f->n * sizeof(*node->keys));
+            node->keys = arena_alloc(ctx->arena, n * sizeof(*node->keys));
             node->key_offsets =
-                arena_alloc(ctx->arena, f->n * sizeof(*node->key_offsets));
-            memcpy(node->key_offsets, f->key_offsets,
-                   f->n * sizeof(*node->key_offsets));
+                arena_alloc(ctx->arena, n * sizeof(*node->key_offsets));
+            for (size_t i = 0; i < n; i++) {
+                node->keys[i] = sl[i].key;
+                node->key_offsets[i] = sl[i].key_offset;
+            }
         }
     }
-    free(f->items);
-    free(f->keys);
-    free(f->key_offsets);
+    ctx->n_slots = f->base;
     return 1;
 }
 
@@ -354,6 +377,9 @@ hark_err_t hark_json_parse(const char *text, size_t len, const char *file,
     struct hark_json_doc *doc = hark_xcalloc(1, sizeof(*doc));
     struct arena *arena = hark_xcalloc(1, sizeof(*arena));
     doc->arena_ = arena;
+    /* One chunk holds a small document whole: its text, about one node per
+     * 16 bytes of input, and the strings. */
+    arena->chunk_size = len < 65536 ? len * 8 + 1024 : 16384;
     char *copy = arena_alloc(arena, len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
@@ -400,13 +426,7 @@ hark_err_t hark_json_parse(const char *text, size_t len, const char *file,
         }
         err = HARK_EINVAL;
     }
-    /* Frames left open by an error still own their vectors. */
-    while (ctx.depth > 0) {
-        struct frame *f = &ctx.stack[--ctx.depth];
-        free(f->items);
-        free(f->keys);
-        free(f->key_offsets);
-    }
+    free(ctx.slots);
     free(ctx.stack);
     yajl_free(ctx.yh);
     if (err != HARK_OK) {
@@ -460,8 +480,12 @@ const struct hark_json *hark_json_get(const struct hark_json *obj,
     if (!obj || obj->type != HARK_JSON_OBJECT) {
         return NULL;
     }
+    /* Linear, as objects are small; the first byte is compared inline,
+     * which saves most strcmp calls (posts look up ~20 keys each). */
+    char first = key[0];
     for (size_t i = 0; i < obj->n; i++) {
-        if (strcmp(obj->keys[i], key) == 0) {
+        const char *k = obj->keys[i];
+        if (k[0] == first && strcmp(k, key) == 0) {
             return obj->items[i];
         }
     }

@@ -1,6 +1,5 @@
 #include "hark/post.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,13 +184,31 @@ static size_t utf8_seq(const unsigned char *s, size_t left)
     return n;
 }
 
+/* Length of the ASCII prefix of p[0..len), 8 bytes at a time. */
+static size_t ascii_prefix(const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+    while (i + 8 <= len) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        if (x & 0x8080808080808080ULL) {
+            break;
+        }
+        i += 8;
+    }
+    while (i < len && p[i] < 0x80) {
+        i++;
+    }
+    return i;
+}
+
 bool hark_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
         if (p[i] < 0x80) {
-            i++;
+            i += ascii_prefix(p + i, len - i);
             continue;
         }
         size_t n = utf8_seq(p + i, len - i);
@@ -205,9 +222,13 @@ bool hark_utf8_valid(const char *s, size_t len)
 
 char *hark_utf8_repair(const char *s, size_t len, unsigned *n_repaired)
 {
+    if (hark_utf8_valid(s, len) && !memchr(s, '\0', len)) {
+        return hark_xstrndup(s, len); /* the common case: one copy */
+    }
     const unsigned char *p = (const unsigned char *)s;
     struct hark_buf buf;
     hark_buf_init(&buf, 0);
+    (void)hark_buf_reserve(&buf, len + 3);
     unsigned bad = 0;
     size_t i = 0;
     size_t run = 0; /* start of the pending valid run */
@@ -341,104 +362,30 @@ hark_err_t hark_post_from_json(const struct hark_json *obj,
 
 /* ---- to JSON ---- */
 
-void hark_gen_str(yajl_gen gen, const char *s)
-{
-    if (!s) {
-        yajl_gen_null(gen);
-        return;
-    }
-    yajl_gen_string(gen, (const unsigned char *)s, strlen(s));
-}
+#define gen_kv(gen, key, value)                                                \
+    do {                                                                       \
+        HARK_JW_KEY(gen, key);                                                 \
+        hark_jw_str(gen, value);                                               \
+    } while (0)
 
-void hark_gen_strn(yajl_gen gen, const char *s, size_t n)
-{
-    yajl_gen_string(gen, (const unsigned char *)s, n);
-}
+#define gen_strv(gen, key, sv)                                                 \
+    do {                                                                       \
+        HARK_JW_KEY(gen, key);                                                 \
+        gen_strv_items(gen, sv);                                               \
+    } while (0)
 
-void hark_gen_key(yajl_gen gen, const char *key)
+static void gen_strv_items(struct hark_jw *gen, const struct hark_strv *sv)
 {
-    yajl_gen_string(gen, (const unsigned char *)key, strlen(key));
-}
-
-void hark_gen_int(yajl_gen gen, int64_t v)
-{
-    yajl_gen_integer(gen, (long long)v);
-}
-
-void hark_gen_double(yajl_gen gen, double v)
-{
-    if (!isfinite(v)) {
-        yajl_gen_null(gen);
-        return;
-    }
-    /* Round to 4 decimals and print without exponent or trailing zeros.
-     * Integer arithmetic: snprintf("%.4f") was a tenth of the cost of
-     * writing an event. */
-    double scaled = round(v * 10000.0);
-    if (fabs(scaled) >= 9e15) {
-        char big[64];
-        int n = snprintf(big, sizeof(big), "%.0f", v);
-        yajl_gen_number(gen, big, (size_t)(n > 0 ? n : 0));
-        return;
-    }
-    int64_t q = (int64_t)scaled;
-    char tmp[32];
-    char *p = tmp + sizeof(tmp);
-    bool is_neg = q < 0;
-    uint64_t u = (uint64_t)(is_neg ? -q : q);
-    uint64_t frac = u % 10000;
-    uint64_t whole = u / 10000;
-    int digits = 4;
-    while (digits > 0 && frac % 10 == 0) { /* drop trailing zeros */
-        frac /= 10;
-        digits--;
-    }
-    for (int i = 0; i < digits; i++) {
-        *--p = (char)('0' + frac % 10);
-        frac /= 10;
-    }
-    if (digits > 0) {
-        *--p = '.';
-    }
-    do {
-        *--p = (char)('0' + whole % 10);
-        whole /= 10;
-    } while (whole > 0);
-    if (is_neg && u != 0) {
-        *--p = '-';
-    }
-    yajl_gen_number(gen, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-void hark_gen_bool(yajl_gen gen, bool v)
-{
-    yajl_gen_bool(gen, v ? 1 : 0);
-}
-
-void hark_gen_null(yajl_gen gen)
-{
-    yajl_gen_null(gen);
-}
-
-static void gen_kv(yajl_gen gen, const char *key, const char *value)
-{
-    hark_gen_key(gen, key);
-    hark_gen_str(gen, value);
-}
-
-static void gen_strv(yajl_gen gen, const char *key, const struct hark_strv *sv)
-{
-    hark_gen_key(gen, key);
-    yajl_gen_array_open(gen);
+    hark_jw_array_open(gen);
     for (size_t i = 0; i < sv->n; i++) {
-        hark_gen_str(gen, sv->v[i]);
+        hark_jw_str(gen, sv->v[i]);
     }
-    yajl_gen_array_close(gen);
+    hark_jw_array_close(gen);
 }
 
-void hark_post_gen(yajl_gen gen, const struct hark_post *post)
+void hark_post_gen(struct hark_jw *gen, const struct hark_post *post)
 {
-    yajl_gen_map_open(gen);
+    hark_jw_map_open(gen);
     gen_kv(gen, "id", post->id);
     gen_kv(gen, "platform", post->platform);
     gen_kv(gen, "source", post->source);
@@ -450,37 +397,37 @@ void hark_post_gen(yajl_gen gen, const struct hark_post *post)
     gen_kv(gen, "title", post->title);
     gen_kv(gen, "spoiler_text", post->spoiler_text);
     gen_kv(gen, "text", post->text);
-    hark_gen_key(gen, "author");
-    yajl_gen_map_open(gen);
+    HARK_JW_KEY(gen, "author");
+    hark_jw_map_open(gen);
     gen_kv(gen, "id", post->author.id);
     gen_kv(gen, "handle", post->author.handle);
     gen_kv(gen, "display_name", post->author.display_name);
-    hark_gen_key(gen, "followers");
+    HARK_JW_KEY(gen, "followers");
     if (post->author.followers >= 0) {
-        hark_gen_int(gen, post->author.followers);
+        hark_jw_int(gen, post->author.followers);
     } else {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
     }
-    yajl_gen_map_close(gen);
+    hark_jw_map_close(gen);
     gen_strv(gen, "hashtags", &post->hashtags);
     gen_strv(gen, "mentions", &post->mentions);
     gen_strv(gen, "links", &post->links);
     gen_kv(gen, "in_reply_to", post->in_reply_to);
     gen_kv(gen, "conversation_id", post->conversation_id);
-    hark_gen_key(gen, "is_repost");
-    hark_gen_bool(gen, post->is_repost);
+    HARK_JW_KEY(gen, "is_repost");
+    hark_jw_bool(gen, post->is_repost);
     if (post->is_repost) {
         gen_kv(gen, "repost_of", post->repost_of);
         gen_kv(gen, "reposted_by", post->reposted_by);
     }
-    hark_gen_key(gen, "metrics");
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "likes");
-    hark_gen_int(gen, post->likes);
-    hark_gen_key(gen, "reposts");
-    hark_gen_int(gen, post->reposts);
-    hark_gen_key(gen, "replies");
-    hark_gen_int(gen, post->replies);
-    yajl_gen_map_close(gen);
-    yajl_gen_map_close(gen);
+    HARK_JW_KEY(gen, "metrics");
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "likes");
+    hark_jw_int(gen, post->likes);
+    HARK_JW_KEY(gen, "reposts");
+    hark_jw_int(gen, post->reposts);
+    HARK_JW_KEY(gen, "replies");
+    hark_jw_int(gen, post->replies);
+    hark_jw_map_close(gen);
+    hark_jw_map_close(gen);
 }

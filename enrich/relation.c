@@ -35,6 +35,21 @@
  * id. When that author later joins as a customer (a new CRM file), the
  * state moves to the customer id (once; the old row is deleted at the
  * next commit).
+ *
+ * Retention. Most strangers post once and never again; kept forever they
+ * would grow the table (and memory) without bound. An "idle" stranger has
+ * no recommendation, referral, introduction or advocacy counted (a
+ * positive mention alone is not enough to be remembered). A commit
+ * deletes, in its own transaction and after writing the batch, the idle
+ * strangers whose last post is more than strangers_ttl_days before the
+ * clock (the newest now_ms given to observe or tick), then the oldest
+ * idle strangers beyond max_strangers, at most EVICT_PER_COMMIT of them
+ * (a partial index on last_post_ms finds them); once the transaction
+ * committed they leave memory too. n_idle counts the idle strangers in
+ * memory, updated wherever an author's customer status or acts change.
+ * Retention touches neither the applied ids nor the stored signals: a
+ * replay of an observation of a forgotten stranger is still recognised
+ * (and changes nothing); a new post makes them a new author.
  */
 #include "hark/relation.h"
 
@@ -47,8 +62,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "hark/idwin.h"
 #include "hark/log.h"
 #include "hark/score.h"
@@ -57,6 +70,7 @@
 #define SEP 0x1f
 #define MIN_WINDOW 1024
 #define MAX_WINDOW 100000000
+#define EVICT_PER_COMMIT 5000
 #define PERSIST_ACTS                                                           \
     (HARK_ACT_RECOMMENDATION | HARK_ACT_REFERRAL | HARK_ACT_ADVOCACY |         \
      HARK_ACT_INTRODUCTION | HARK_ACT_CANCEL | HARK_ACT_COMPLAINT)
@@ -144,6 +158,8 @@ void hark_relation_cfg_init(struct hark_relation_cfg *cfg)
     cfg->dormant_min_ms = 30LL * 86400000;
     cfg->is_segment_strangers = false;
     cfg->applied_window = 65536;
+    cfg->strangers_ttl_ms = 90LL * 86400000;
+    cfg->max_strangers = 0;
 }
 
 void hark_relation_cfg_cleanup(struct hark_relation_cfg *cfg)
@@ -203,6 +219,9 @@ static const struct num_field num_fields[] = {
       false),
     F(NULL, "applied_window", applied_window, NUM_SIZE, MIN_WINDOW,
       MAX_WINDOW, false),
+    F(NULL, "strangers_ttl_days", strangers_ttl_ms, NUM_MS_DAYS, 0, 36500,
+      false),
+    F(NULL, "max_strangers", max_strangers, NUM_SIZE, 0, 1e9, false),
 };
 
 #undef F
@@ -215,6 +234,8 @@ static const struct hark_cfgmap top_map[] = {
     {"silence", HARK_JSON_OBJECT, false, NULL},
     {"segments", HARK_JSON_OBJECT, false, NULL},
     {"applied_window", HARK_JSON_INTEGER, false, NULL},
+    {"strangers_ttl_days", HARK_JSON_NUMBER, false, NULL},
+    {"max_strangers", HARK_JSON_INTEGER, false, NULL},
     {NULL, 0, false, NULL},
 };
 
@@ -529,7 +550,32 @@ struct hark_relation {
     struct hark_relation_stats stats;
     struct hark_rel_author *last; /* the last observed, for adjust */
     bool has_logged_read_error;
+    int64_t clock_ms;             /* newest now_ms seen (retention) */
+    size_t n_idle;                /* idle strangers in memory */
+    struct hark_strv evicted;     /* keys the running commit deleted */
 };
+
+/* A stranger with no act that makes them worth remembering. */
+static bool is_idle(const struct hark_rel_author *a)
+{
+    return !a->is_customer && a->seen.referrals == 0 &&
+           a->seen.recommendations == 0 && a->seen.introductions == 0 &&
+           a->seen.advocacy == 0;
+}
+
+/* Accounts for a change of is_idle(a) from `was_idle`. */
+static void track_idle(struct hark_relation *rel,
+                       const struct hark_rel_author *a, bool was_idle)
+{
+    bool now_idle = is_idle(a);
+    if (now_idle && !was_idle) {
+        rel->n_idle++;
+    } else if (!now_idle && was_idle) {
+        hark_assert(rel->n_idle > 0);
+        rel->n_idle--;
+    }
+    rel->stats.idle_strangers = rel->n_idle;
+}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -637,6 +683,7 @@ static void on_loaded_author(void *opaque, struct hark_rel_author *a)
         return;
     }
     table_insert(&rel->authors, a);
+    track_idle(rel, a, false);
 }
 
 void hark_rel_author_free(struct hark_rel_author *a)
@@ -759,6 +806,7 @@ void hark_relation_free(struct hark_relation *rel)
         hark_rel_author_free(rel->authors.slots[i]);
     }
     free(rel->authors.slots);
+    hark_strv_cleanup(&rel->evicted);
     hark_idwin_cleanup(&rel->applied);
     hark_rel_store_close(rel->store);
     hark_relation_cfg_cleanup(&rel->cfg);
@@ -778,13 +826,47 @@ hark_relation_stats_get(const struct hark_relation *rel)
     return &rel->stats;
 }
 
+/* Drops the authors the committed transaction deleted from memory. */
+static void forget_evicted(struct hark_relation *rel)
+{
+    for (size_t i = 0; i < rel->evicted.n; i++) {
+        const char *key = rel->evicted.v[i];
+        struct hark_rel_author *a =
+            table_find(&rel->authors, key, str_hash(key));
+        if (!a) {
+            continue;
+        }
+        if (is_idle(a)) {
+            hark_assert(rel->n_idle > 0);
+            rel->n_idle--;
+        }
+        if (rel->last == a) {
+            rel->last = NULL;
+        }
+        table_remove(&rel->authors, a);
+        hark_rel_author_free(a);
+        rel->stats.evicted++;
+    }
+    rel->stats.authors = rel->authors.n;
+    rel->stats.idle_strangers = rel->n_idle;
+    hark_strv_cleanup(&rel->evicted);
+}
+
 hark_err_t hark_relation_commit(struct hark_relation *rel, char *errbuf,
                                 size_t errbuf_len)
 {
     if (!hark_relation_is_dirty(rel)) {
         return HARK_OK;
     }
+    int64_t ttl = rel->cfg.strangers_ttl_ms;
+    size_t cap = rel->cfg.max_strangers;
+    hark_strv_cleanup(&rel->evicted);
     struct hark_rel_batch b = {
+        .evict_before_ms =
+            ttl > 0 && rel->clock_ms > ttl ? rel->clock_ms - ttl : 0,
+        .evict_excess = cap > 0 && rel->n_idle > cap ? rel->n_idle - cap : 0,
+        .evict_limit = EVICT_PER_COMMIT,
+        .evicted = &rel->evicted,
         .dirty = rel->dirty.v,
         .n_dirty = rel->dirty.n,
         .deleted_keys = rel->deleted.v,
@@ -801,10 +883,12 @@ hark_err_t hark_relation_commit(struct hark_relation *rel, char *errbuf,
     hark_err_t err = hark_rel_store_commit(rel->store, &b, rel->applied.window,
                                            errbuf, errbuf_len);
     if (err != HARK_OK) {
+        hark_strv_cleanup(&rel->evicted); /* rolled back: still there */
         rel->stats.commit_errors++;
         return err;
     }
-    clear_pending(rel);
+    clear_pending(rel); /* first: evicted authors may be in `dirty` */
+    forget_evicted(rel);
     rel->stats.commits++;
     return HARK_OK;
 }
@@ -981,12 +1065,14 @@ static struct hark_rel_author *get_author(struct hark_relation *rel,
     bool is_customer = item->has_customer && item->customer.id;
     uint64_t hash = str_hash(key);
     struct hark_rel_author *a = table_find(&rel->authors, key, hash);
+    bool was_idle = a && is_idle(a);
     if (!a && is_customer && post_who(post)) {
         char sbuf[256];
         char *skey = stranger_key(post, sbuf, sizeof(sbuf));
         a = table_find(&rel->authors, skey, str_hash(skey));
         free_key(skey, sbuf);
         if (a) {
+            was_idle = is_idle(a);
             table_remove(&rel->authors, a);
             VEC_PUSH(rel->deleted, a->key);
             a->key = hark_xstrdup(key);
@@ -1006,6 +1092,7 @@ static struct hark_rel_author *get_author(struct hark_relation *rel,
     replace_str(&a->author_id, post->author.id);
     replace_str(&a->handle, post->author.handle);
     set_file_counts(a, item, is_customer);
+    track_idle(rel, a, was_idle);
     rel->last = a;
     return a;
 }
@@ -1091,26 +1178,26 @@ struct sig_details {
     enum hark_segment from, to; /* segment_change */
 };
 
-static void gen_time(yajl_gen gen, int64_t ms)
+static void gen_time(struct hark_jw *gen, int64_t ms)
 {
     char ts[32];
     hark_time_format(ms, ts);
-    hark_gen_str(gen, ts);
+    hark_jw_str(gen, ts);
 }
 
-static void gen_num(yajl_gen gen, const char *key, double v)
+static void gen_num(struct hark_jw *gen, const char *key, double v)
 {
-    hark_gen_key(gen, key);
-    hark_gen_double(gen, v);
+    hark_jw_key(gen, key);
+    hark_jw_double(gen, v);
 }
 
-static void gen_int(yajl_gen gen, const char *key, int64_t v)
+static void gen_int(struct hark_jw *gen, const char *key, int64_t v)
 {
-    hark_gen_key(gen, key);
-    hark_gen_int(gen, v);
+    hark_jw_key(gen, key);
+    hark_jw_int(gen, v);
 }
 
-static void gen_act_details(yajl_gen gen, const struct hark_rel_author *a,
+static void gen_act_details(struct hark_jw *gen, const struct hark_rel_author *a,
                             const struct sig_details *d)
 {
     const char *act = "advocacy";
@@ -1130,10 +1217,10 @@ static void gen_act_details(yajl_gen gen, const struct hark_rel_author *a,
         tag = "signal:introduction";
         count = a->file_introductions + a->seen.introductions;
     }
-    hark_gen_key(gen, "act");
-    hark_gen_str(gen, act);
-    hark_gen_key(gen, "tag");
-    hark_gen_str(gen, tag);
+    hark_jw_key(gen, "act");
+    hark_jw_str(gen, act);
+    hark_jw_key(gen, "tag");
+    hark_jw_str(gen, tag);
     gen_int(gen, "count", count);
     if (d->kind == HARK_SIGNAL_REFERRAL && (d->acts & HARK_ACT_REFERRAL) &&
         (d->acts & HARK_ACT_INTRODUCTION)) {
@@ -1142,13 +1229,13 @@ static void gen_act_details(yajl_gen gen, const struct hark_rel_author *a,
     }
 }
 
-static void gen_churn_details(yajl_gen gen, const struct churn *ch)
+static void gen_churn_details(struct hark_jw *gen, const struct churn *ch)
 {
     const char *primary = ch->is_sentiment ? "sentiment"
                           : ch->is_intent  ? "intent"
                                            : "advocacy";
-    hark_gen_key(gen, "baseline");
-    hark_gen_str(gen, primary);
+    hark_jw_key(gen, "baseline");
+    hark_jw_str(gen, primary);
     if (ch->is_sentiment) {
         gen_num(gen, "value", ch->dev.value);
         gen_num(gen, "mean", ch->dev.mean);
@@ -1158,32 +1245,32 @@ static void gen_churn_details(yajl_gen gen, const struct churn *ch)
         gen_int(gen, "posts", ch->dev.n_prior);
     }
     if (ch->is_intent) {
-        hark_gen_key(gen, "intent");
-        hark_gen_str(gen, ch->intent_tag);
+        hark_jw_key(gen, "intent");
+        hark_jw_str(gen, ch->intent_tag);
     }
     if (ch->is_advocate) {
-        hark_gen_key(gen, "complaint");
-        hark_gen_str(gen, ch->complaint_tag);
+        hark_jw_key(gen, "complaint");
+        hark_jw_str(gen, ch->complaint_tag);
         gen_int(gen, "advocacy_acts", ch->advocate_acts);
     }
-    hark_gen_key(gen, "triggers");
-    yajl_gen_array_open(gen);
+    hark_jw_key(gen, "triggers");
+    hark_jw_array_open(gen);
     if (ch->is_sentiment) {
-        hark_gen_str(gen, "sentiment");
+        hark_jw_str(gen, "sentiment");
     }
     if (ch->is_intent) {
-        hark_gen_str(gen, "intent");
+        hark_jw_str(gen, "intent");
     }
     if (ch->is_advocate) {
-        hark_gen_str(gen, "advocacy");
+        hark_jw_str(gen, "advocacy");
     }
-    yajl_gen_array_close(gen);
+    hark_jw_array_close(gen);
 }
 
-static void gen_details(yajl_gen gen, const struct hark_rel_author *a,
+static void gen_details(struct hark_jw *gen, const struct hark_rel_author *a,
                         const struct sig_details *d)
 {
-    yajl_gen_map_open(gen);
+    hark_jw_map_open(gen);
     switch (d->kind) {
     case HARK_SIGNAL_ADVOCACY:
     case HARK_SIGNAL_REFERRAL:
@@ -1194,28 +1281,28 @@ static void gen_details(yajl_gen gen, const struct hark_rel_author *a,
         gen_churn_details(gen, d->churn);
         break;
     case HARK_SIGNAL_SILENCE:
-        hark_gen_key(gen, "baseline");
-        hark_gen_str(gen, "gap");
+        hark_jw_key(gen, "baseline");
+        hark_jw_str(gen, "gap");
         gen_num(gen, "silent_hours", (double)d->silent_ms / 3600000.0);
         gen_num(gen, "mean_gap_hours", d->gap_ms / 3600000.0);
         gen_num(gen, "gaps", d->gap_ms > 0 ? (double)d->silent_ms / d->gap_ms
                                            : 0);
         gen_num(gen, "threshold_gaps", d->threshold_gaps);
-        hark_gen_key(gen, "last_post");
+        hark_jw_key(gen, "last_post");
         gen_time(gen, d->last_post_ms);
         break;
     case HARK_SIGNAL_SEGMENT_CHANGE:
-        hark_gen_key(gen, "baseline");
-        hark_gen_str(gen, "segment");
-        hark_gen_key(gen, "from");
-        hark_gen_str(gen, hark_segment_name(d->from));
-        hark_gen_key(gen, "to");
-        hark_gen_str(gen, hark_segment_name(d->to));
+        hark_jw_key(gen, "baseline");
+        hark_jw_str(gen, "segment");
+        hark_jw_key(gen, "from");
+        hark_jw_str(gen, hark_segment_name(d->from));
+        hark_jw_key(gen, "to");
+        hark_jw_str(gen, hark_segment_name(d->to));
         break;
     case HARK_SIGNAL_COUNT_:
         break;
     }
-    yajl_gen_map_close(gen);
+    hark_jw_map_close(gen);
 }
 
 /*
@@ -1229,71 +1316,69 @@ static void raise_signal(struct hark_relation *rel,
                          const char event_id[17], const struct sig_details *d,
                          int64_t now_ms, struct hark_signal_list *out)
 {
-    yajl_gen gen = yajl_gen_alloc(NULL);
-    hark_assert(gen);
-    yajl_gen_config(gen, yajl_gen_beautify, 0);
-    yajl_gen_config(gen, yajl_gen_validate_utf8, 0);
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "schema");
-    hark_gen_str(gen, HARK_SCHEMA_SIGNAL);
-    hark_gen_key(gen, "event_id");
-    hark_gen_str(gen, event_id);
+    struct hark_buf text;
+    struct hark_jw jw, *gen = &jw;
+    hark_buf_init(&text, 0);
+    hark_jw_init(gen, &text);
+    hark_jw_map_open(gen);
+    hark_jw_key(gen, "schema");
+    hark_jw_str(gen, HARK_SCHEMA_SIGNAL);
+    hark_jw_key(gen, "event_id");
+    hark_jw_str(gen, event_id);
     if (now_ms != 0) {
-        hark_gen_key(gen, "emitted_at");
+        hark_jw_key(gen, "emitted_at");
         gen_time(gen, now_ms);
     }
-    hark_gen_key(gen, "rules_version");
-    hark_gen_str(gen, rules_version);
-    hark_gen_key(gen, "signal");
-    hark_gen_str(gen, hark_signal_kind_name(d->kind));
-    hark_gen_key(gen, "customer");
+    hark_jw_key(gen, "rules_version");
+    hark_jw_str(gen, rules_version);
+    hark_jw_key(gen, "signal");
+    hark_jw_str(gen, hark_signal_kind_name(d->kind));
+    hark_jw_key(gen, "customer");
     if (a->is_customer) {
-        yajl_gen_map_open(gen);
-        hark_gen_key(gen, "id");
-        hark_gen_str(gen, a->key);
-        yajl_gen_map_close(gen);
+        hark_jw_map_open(gen);
+        hark_jw_key(gen, "id");
+        hark_jw_str(gen, a->key);
+        hark_jw_map_close(gen);
     } else {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
     }
-    hark_gen_key(gen, "author");
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "key");
-    hark_gen_str(gen, a->key);
-    hark_gen_key(gen, "platform");
-    hark_gen_str(gen, a->platform);
-    hark_gen_key(gen, "id");
-    hark_gen_str(gen, a->author_id);
-    hark_gen_key(gen, "handle");
-    hark_gen_str(gen, a->handle);
-    yajl_gen_map_close(gen);
+    hark_jw_key(gen, "author");
+    hark_jw_map_open(gen);
+    hark_jw_key(gen, "key");
+    hark_jw_str(gen, a->key);
+    hark_jw_key(gen, "platform");
+    hark_jw_str(gen, a->platform);
+    hark_jw_key(gen, "id");
+    hark_jw_str(gen, a->author_id);
+    hark_jw_key(gen, "handle");
+    hark_jw_str(gen, a->handle);
+    hark_jw_map_close(gen);
     if (item) {
-        hark_gen_key(gen, "post");
+        hark_jw_key(gen, "post");
         hark_post_gen(gen, item->post);
     }
-    hark_gen_key(gen, "details");
+    hark_jw_key(gen, "details");
     gen_details(gen, a, d);
     double relational = hark_rel_relational(a, rel->w);
     double monetary = a->is_customer ? a->clv : 0;
-    hark_gen_key(gen, "relationship");
-    yajl_gen_map_open(gen);
+    hark_jw_key(gen, "relationship");
+    hark_jw_map_open(gen);
     gen_num(gen, "monetary", monetary);
     gen_num(gen, "relational", relational);
     gen_num(gen, "total", monetary + relational);
-    yajl_gen_map_close(gen);
-    hark_gen_key(gen, "behaviour_segment");
-    hark_gen_str(gen, hark_segment_name(a->segment));
-    yajl_gen_map_close(gen);
+    hark_jw_map_close(gen);
+    hark_jw_key(gen, "behaviour_segment");
+    hark_jw_str(gen, hark_segment_name(a->segment));
+    hark_jw_map_close(gen);
 
-    const unsigned char *text = NULL;
-    size_t len = 0;
-    hark_assert(yajl_gen_get_buf(gen, &text, &len) == yajl_gen_status_ok);
+    hark_assert(gen->depth == 0);
+    size_t len = text.len;
     struct hark_signal *sig = list_push(out);
     sig->kind = d->kind;
     memcpy(sig->event_id, event_id, 17);
     sig->key = hark_xstrdup(a->key);
-    sig->payload = hark_xstrndup((const char *)text, len);
+    sig->payload = hark_buf_take(&text);
     sig->payload_len = len;
-    yajl_gen_free(gen);
     rel->stats.signals++;
     if (item) {
         struct hark_rel_stored_signal st = {
@@ -1517,6 +1602,9 @@ hark_err_t hark_relation_observe(struct hark_relation *rel,
     hark_idwin_add(&rel->applied, obs);
     VEC_PUSH(rel->new_ids, obs);
     rel->stats.observed++;
+    if (now_ms > rel->clock_ms) {
+        rel->clock_ms = now_ms;
+    }
 
     struct hark_rel_author *a = get_author(rel, item);
     struct churn ch = {0};
@@ -1528,7 +1616,9 @@ hark_err_t hark_relation_observe(struct hark_relation *rel,
 
     /* Churn is judged against the baseline before this post. */
     int64_t acts_before = hark_rel_advocacy_acts(a);
+    bool was_idle = is_idle(a);
     count_acts(a, fresh);
+    track_idle(rel, a, was_idle);
     check_churn(rel, a, item, fresh, is_edit, acts_before, &ch);
     if (!is_edit) {
         update_baselines(rel, a, item, t);
@@ -1639,6 +1729,9 @@ void hark_relation_tick(struct hark_relation *rel, const char *rules_version,
                         int64_t now_ms, struct hark_signal_list *out)
 {
     hark_assert(rel && out);
+    if (now_ms > rel->clock_ms) {
+        rel->clock_ms = now_ms;
+    }
     for (size_t i = 0; i < rel->authors.cap; i++) {
         struct hark_rel_author *a = rel->authors.slots[i];
         if (a) {

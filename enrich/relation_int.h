@@ -128,6 +128,14 @@ struct hark_rel_conv_delta {
 
 /* Everything one commit writes; the store does not take ownership. */
 struct hark_rel_batch {
+    /* retention: idle strangers (no customer, no recommendation, referral,
+     * introduction or advocacy) last seen before evict_before_ms are
+     * deleted (0 = none), then the `evict_excess` oldest of the rest, at
+     * most `evict_limit` in all; their keys are appended to `evicted` */
+    int64_t evict_before_ms;
+    size_t evict_excess;
+    size_t evict_limit;
+    struct hark_strv *evicted; /* out; NULL when nothing is evicted */
     struct hark_rel_author **dirty;
     size_t n_dirty;
     char **deleted_keys;
@@ -169,8 +177,10 @@ HARK_MUST_CHECK hark_err_t hark_rel_store_post_acts(struct hark_rel_store *st,
                                                     uint64_t post_key,
                                                     unsigned *acts);
 /*
- * Writes `batch` in one transaction and forgets applied ids (and their
- * signals) beyond the newest `window`. Failure: rolled back.
+ * Writes `batch` in one transaction, then deletes the idle strangers it
+ * asks for (seeing the authors just written), and forgets applied ids
+ * (and their signals) beyond the newest `window`. Failure: rolled back;
+ * batch->evicted may hold keys that were not deleted (discard them).
  */
 HARK_MUST_CHECK hark_err_t hark_rel_store_commit(
     struct hark_rel_store *st, const struct hark_rel_batch *batch,

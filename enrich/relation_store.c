@@ -11,7 +11,10 @@
  * Tables (schema version 1):
  *
  *   authors(key PK, identity, CRM counts, live counts, baselines,
- *           segment, ...)    one row per author; the hot state.
+ *           segment, ...)    one row per author; the hot state. A
+ *                            partial index on last_post_ms of the idle
+ *                            strangers (no customer, no acts) finds the
+ *                            ones retention forgets without a scan.
  *   baselines                a view over authors' baseline columns.
  *   applied(seq PK, n, ids)  the event ids applied, one row per commit,
  *                            ids packed as n little-endian 64-bit words;
@@ -57,6 +60,7 @@ struct hark_rel_store {
     sqlite3_stmt *upsert_acts;
     sqlite3_stmt *select_acts;
     sqlite3_stmt *upsert_conv;
+    sqlite3_stmt *evict_idle;
     /* the applied batches kept, oldest first */
     struct batch_info *batches;
     size_t n_batches;
@@ -64,6 +68,17 @@ struct hark_rel_store {
     size_t n_ids; /* sum of batches[].n */
     int64_t next_seq;
 };
+
+/* An idle stranger; the same terms as the partial index, so that the
+ * planner uses it. */
+#define IDLE_STRANGER                                                          \
+    "is_customer = 0 AND referrals = 0 AND recommendations = 0 AND"            \
+    " introductions = 0 AND advocacy = 0"
+
+static const char evict_idle_sql[] =
+    "DELETE FROM authors WHERE key IN (SELECT key FROM authors WHERE "
+    IDLE_STRANGER " AND last_post_ms < ?1 ORDER BY last_post_ms LIMIT ?2)"
+    " RETURNING key";
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
@@ -80,6 +95,8 @@ static const char schema_sql[] =
     " last_post_ms INTEGER,"
     " segment INTEGER, segment_since_ms INTEGER, last_churn_ms INTEGER,"
     " silence_for_ms INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS authors_idle_strangers ON"
+    " authors(last_post_ms) WHERE " IDLE_STRANGER ";"
     "CREATE VIEW IF NOT EXISTS baselines AS SELECT key, n_posts, n_scored,"
     " sent_mean, sent_var, n_gaps, gap_mean_ms, first_post_ms,"
     " last_post_ms FROM authors;"
@@ -256,7 +273,8 @@ hark_err_t hark_rel_store_open(const char *path, struct hark_rel_store **out,
                  &st->upsert_acts) ||
         !prepare(st, "SELECT acts FROM post_acts WHERE post_key = ?1",
                  &st->select_acts) ||
-        !prepare(st, upsert_conv_sql, &st->upsert_conv)) {
+        !prepare(st, upsert_conv_sql, &st->upsert_conv) ||
+        !prepare(st, evict_idle_sql, &st->evict_idle)) {
         goto fail;
     }
     *out = st;
@@ -286,6 +304,7 @@ void hark_rel_store_close(struct hark_rel_store *st)
     sqlite3_finalize(st->upsert_acts);
     sqlite3_finalize(st->select_acts);
     sqlite3_finalize(st->upsert_conv);
+    sqlite3_finalize(st->evict_idle);
     if (st->db && sqlite3_close(st->db) != SQLITE_OK) {
         HARK_LOG_ERROR("relation", "close(\"%s\"): %s", st->path,
                        sqlite3_errmsg(st->db));
@@ -681,6 +700,54 @@ static int prune_acts(struct hark_rel_store *st, const struct hark_rel_batch *b)
     return exec(st->db, sql) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
 }
 
+/*
+ * Deletes up to `limit` idle strangers last seen before `before_ms`,
+ * oldest first, appending their keys to `out`. *n counts them.
+ */
+static int evict_idle(struct hark_rel_store *st, int64_t before_ms,
+                      size_t limit, struct hark_strv *out, size_t *n)
+{
+    sqlite3_stmt *s = st->evict_idle;
+    sqlite3_bind_int64(s, 1, before_ms);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *key = sqlite3_column_text(s, 0);
+        if (key) {
+            hark_strv_add(out, (const char *)key,
+                          (size_t)sqlite3_column_bytes(s, 0));
+            (*n)++;
+        }
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+/* Retention, after the authors of the batch are written. */
+static int evict(struct hark_rel_store *st, const struct hark_rel_batch *b)
+{
+    size_t n = 0;
+    if (!b->evicted || b->evict_limit == 0) {
+        return SQLITE_DONE;
+    }
+    if (b->evict_before_ms > 0 &&
+        evict_idle(st, b->evict_before_ms, b->evict_limit, b->evicted, &n) !=
+            SQLITE_DONE) {
+        return SQLITE_ERROR;
+    }
+    if (b->evict_excess > n && b->evict_limit > n) {
+        size_t more = b->evict_excess - n;
+        if (more > b->evict_limit - n) {
+            more = b->evict_limit - n;
+        }
+        if (evict_idle(st, INT64_MAX, more, b->evicted, &n) != SQLITE_DONE) {
+            return SQLITE_ERROR;
+        }
+    }
+    return SQLITE_DONE;
+}
+
 /* Writes the batch inside the open transaction; NULL or what failed. */
 static const char *write_batch(struct hark_rel_store *st,
                                const struct hark_rel_batch *b, int64_t seq,
@@ -696,6 +763,9 @@ static const char *write_batch(struct hark_rel_store *st,
         if (write_author(st, b->dirty[i]) != SQLITE_DONE) {
             return "write authors";
         }
+    }
+    if (evict(st, b) != SQLITE_DONE) {
+        return "forget idle strangers";
     }
     if (b->n_applied > 0 &&
         write_applied(st, seq, b->applied, b->n_applied) != SQLITE_DONE) {

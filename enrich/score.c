@@ -32,15 +32,32 @@
  *                     "recommendation": 100, "introduction": 150},
  *    "levels": {"p1": 80, "p2": 60, "p3": 35},
  *    "sla_minutes": {"p1": 60, "p2": 240, "p3": 1440, "p4": 4320},
+ *    "sla_warn_percent": 75,
  *    "default_queue": "care",
  *    "export": ["id", "name", "tier", "segment", "clv"]}
  *
  * A "tier" object replaces the default tiers as a whole. Levels must
  * satisfy 100 >= p1 >= p2 >= p3 >= 0; SLAs are whole minutes >= 1;
  * clv_ref > 0.
+ *
+ * SLA clock. An engage item is due sla_minutes after its start (the first
+ * unanswered post) and raises its warning (route.sla_warn_at) when
+ * sla_warn_percent of that time has run; 0 turns the warning off. Without
+ * "business_hours" the clock runs 24/7. With it
+ *
+ *   "business_hours": {"timezone": "Europe/Berlin",
+ *                      "days": ["mon", "tue", "wed", "thu", "fri"],
+ *                      "open": "09:00", "close": "17:30",
+ *                      "holidays": ["2026-12-25"],
+ *                      "levels_24x7": ["p1"]}
+ *
+ * the clock of every level not in levels_24x7 runs in open hours only
+ * (enrich/business_hours.c): a post out of hours starts its clock at the
+ * next opening, and the warning is the same share of open time.
  */
 #include "hark/score.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +94,7 @@ void hark_score_cfg_init(struct hark_score_cfg *cfg)
     cfg->sla_minutes[1] = 240;
     cfg->sla_minutes[2] = 1440;
     cfg->sla_minutes[3] = 4320;
+    cfg->sla_warn_percent = 75;
     cfg->default_queue = hark_xstrdup("care");
     cfg->export_mask = HARK_CUST_F_ID | HARK_CUST_F_NAME | HARK_CUST_F_TIER |
                        HARK_CUST_F_SEGMENT | HARK_CUST_F_CLV;
@@ -94,6 +112,7 @@ void hark_score_cfg_cleanup(struct hark_score_cfg *cfg)
 {
     free_tiers(cfg->tiers, cfg->n_tiers);
     free(cfg->default_queue);
+    hark_bhours_unref(cfg->business_hours);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -105,6 +124,8 @@ static const struct hark_cfgmap priority_map[] = {
     {"relationship", HARK_JSON_OBJECT, false, NULL},
     {"levels", HARK_JSON_OBJECT, false, NULL},
     {"sla_minutes", HARK_JSON_OBJECT, false, NULL},
+    {"sla_warn_percent", HARK_JSON_INTEGER, false, NULL},
+    {"business_hours", HARK_JSON_OBJECT, false, NULL},
     {"default_queue", HARK_JSON_STRING, false, NULL},
     {"export", HARK_JSON_ARRAY, false, NULL},
     {NULL, 0, false, NULL},
@@ -140,6 +161,13 @@ static const struct hark_cfgmap sla_map[] = {
     {"p2", HARK_JSON_INTEGER, false, NULL},
     {"p3", HARK_JSON_INTEGER, false, NULL},
     {"p4", HARK_JSON_INTEGER, false, NULL},
+    {NULL, 0, false, NULL},
+};
+
+/* Keys of priority.business_hours read here (the schedule's own keys are
+ * read by hark_bhours_parse). */
+static const struct hark_cfgmap bhours_extra_map[] = {
+    {"levels_24x7", HARK_JSON_ARRAY, false, NULL},
     {NULL, 0, false, NULL},
 };
 
@@ -263,6 +291,59 @@ static hark_err_t parse_sla(const struct hark_json_doc *doc,
     return err;
 }
 
+static hark_err_t parse_levels_24x7(const struct hark_json_doc *doc,
+                                    const struct hark_json *arr,
+                                    struct hark_diag *diag, unsigned *mask)
+{
+    static const char *const keys[4] = {"p1", "p2", "p3", "p4"};
+    hark_err_t err = HARK_OK;
+    unsigned m = 0;
+    for (size_t i = 0; i < arr->n; i++) {
+        const char *name = hark_json_str(arr->items[i]);
+        int level = 0;
+        while (name && level < 4 && strcmp(name, keys[level]) != 0) {
+            level++;
+        }
+        if (!name || level == 4) {
+            hark_json_error(doc, diag, arr->items[i]->offset,
+                            "unknown level %s%s%s in "
+                            "priority.business_hours.levels_24x7; expected "
+                            "\"p1\", \"p2\", \"p3\" or \"p4\"",
+                            name ? "\"" : "", name ? name : "(not a string)",
+                            name ? "\"" : "");
+            err = HARK_EINVAL;
+            continue;
+        }
+        m |= 1U << level;
+    }
+    *mask = m;
+    return err;
+}
+
+static hark_err_t parse_business_hours(const struct hark_json_doc *doc,
+                                       const struct hark_json *obj,
+                                       struct hark_diag *diag,
+                                       struct hark_score_cfg *cfg)
+{
+    struct hark_bhours *bh = NULL;
+    hark_err_t err = hark_bhours_parse(doc, obj, "priority.business_hours",
+                                       bhours_extra_map, diag, &bh);
+    unsigned mask = 0;
+    const struct hark_json *v = hark_json_get(obj, "levels_24x7");
+    if (v && v->type == HARK_JSON_ARRAY &&
+        parse_levels_24x7(doc, v, diag, &mask) != HARK_OK) {
+        err = HARK_EINVAL;
+    }
+    if (err != HARK_OK) {
+        hark_bhours_unref(bh);
+        return HARK_EINVAL;
+    }
+    hark_bhours_unref(cfg->business_hours);
+    cfg->business_hours = bh;
+    cfg->levels_24x7 = mask;
+    return HARK_OK;
+}
+
 hark_err_t hark_score_export_parse(const struct hark_json_doc *doc,
                                    const struct hark_json *arr,
                                    struct hark_diag *diag,
@@ -349,6 +430,23 @@ static hark_err_t parse_into(const struct hark_json_doc *doc,
         parse_sla(doc, v, diag, cfg) != HARK_OK) {
         err = HARK_EINVAL;
     }
+    v = hark_json_get(obj, "sla_warn_percent");
+    if (v && v->type == HARK_JSON_INTEGER) {
+        if (v->i >= 0 && v->i <= 99) {
+            cfg->sla_warn_percent = (int)v->i;
+        } else {
+            hark_json_error(doc, diag, v->offset,
+                            "priority.sla_warn_percent must be from 0 (no "
+                            "warning) to 99, not %" PRId64,
+                            v->i);
+            err = HARK_EINVAL;
+        }
+    }
+    v = hark_json_get(obj, "business_hours");
+    if (v && v->type == HARK_JSON_OBJECT &&
+        parse_business_hours(doc, v, diag, cfg) != HARK_OK) {
+        err = HARK_EINVAL;
+    }
     v = hark_json_get(obj, "default_queue");
     if (v && v->type == HARK_JSON_STRING) {
         if (v->s_len == 0) {
@@ -385,6 +483,7 @@ hark_err_t hark_score_cfg_parse(const struct hark_json_doc *doc,
     struct hark_score_cfg tmp = *cfg;
     /* deep-copy the owned parts so a failure leaves *cfg untouched */
     tmp.default_queue = hark_xstrdup(cfg->default_queue);
+    tmp.business_hours = hark_bhours_ref(cfg->business_hours);
     tmp.tiers =
         hark_xcalloc(cfg->n_tiers ? cfg->n_tiers : 1, sizeof(*tmp.tiers));
     for (size_t i = 0; i < cfg->n_tiers; i++) {
@@ -461,6 +560,7 @@ static void clear_outputs(struct hark_item *item)
     free(item->route_queue);
     item->route_queue = NULL;
     item->sla_due_ms = 0;
+    item->sla_warn_ms = 0;
 }
 
 static void relationship(const struct hark_score_cfg *cfg,
@@ -547,6 +647,27 @@ static int level_index(const struct hark_score_cfg *cfg, double score)
     return 3;
 }
 
+/* The due and warning times of an item at `level` whose clock starts at
+ * `start_ms`. */
+static void sla_times(const struct hark_score_cfg *cfg, int level,
+                      int64_t start_ms, struct hark_item *item)
+{
+    int64_t sla_ms = (int64_t)cfg->sla_minutes[level] * 60000;
+    int64_t warn_ms = sla_ms * cfg->sla_warn_percent / 100;
+    const struct hark_bhours *bh = cfg->business_hours;
+    if (bh && (cfg->levels_24x7 & (1U << level))) {
+        bh = NULL;
+    }
+    if (!bh) {
+        item->sla_due_ms = start_ms + sla_ms;
+        item->sla_warn_ms = warn_ms > 0 ? start_ms + warn_ms : 0;
+        return;
+    }
+    item->sla_due_ms = hark_bhours_add(bh, start_ms, sla_ms);
+    item->sla_warn_ms = warn_ms > 0 ? hark_bhours_add(bh, start_ms, warn_ms)
+                                    : 0;
+}
+
 void hark_score_item(const struct hark_score_cfg *cfg,
                      struct hark_item *item,
                      int64_t now_ms)
@@ -599,6 +720,6 @@ void hark_score_item(const struct hark_score_cfg *cfg,
                                 ? item->rule_route
                                 : cfg->default_queue;
         item->route_queue = hark_xstrdup(queue);
-        item->sla_due_ms = now_ms + (int64_t)cfg->sla_minutes[level] * 60000;
+        sla_times(cfg, level, now_ms, item);
     }
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3
       libcurl4-openssl-dev libyajl-dev libpcre2-dev librdkafka-dev
       libcmocka-dev libutf8proc-dev libcsv-dev libsqlite3-dev libhyperscan-dev
-      kcat)
+      libicu-dev kcat)
 
 missing=()
 for p in "${PKGS[@]}"; do

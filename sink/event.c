@@ -1,11 +1,11 @@
 /*
  * event: the JSON events hark publishes (DESIGN.md "Events").
  *
- * Every writer here uses one compact yajl_gen and the hark_gen_* helpers of
- * core/post.c, so a part has the same shape in an event and in `hark try
- * --json`. Strings in an item are valid UTF-8 already (ingest repairs
- * them), so yajl's own UTF-8 validation stays off; the DLQ's raw bytes are
- * the one untrusted string, and they are repaired here before writing.
+ * Every writer here uses the JSON writer of core/jw.c and hark_post_gen,
+ * so a part has the same shape in an event and in `hark try --json`.
+ * Strings in an item are valid UTF-8 already (ingest repairs them), and
+ * the writer does not validate; the DLQ's raw bytes are the one untrusted
+ * string, and they are repaired here before writing.
  *
  * Event ids hash the fields that name a post revision, separated by a 0x1f
  * byte (ASCII unit separator, which cannot occur in ids or timestamps), so
@@ -19,8 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
-
+#include "hark/jw.h"
 #include "hark/post.h"
 
 #define SEP 0x1f
@@ -86,269 +85,275 @@ void hark_event_key(const struct hark_item *item, struct hark_buf *out)
     hark_assert(err == HARK_OK);
 }
 
-static void gen_strv(yajl_gen gen, const struct hark_strv *sv)
+static void gen_strv(struct hark_jw *gen, const struct hark_strv *sv)
 {
-    yajl_gen_array_open(gen);
+    hark_jw_array_open(gen);
     for (size_t i = 0; i < sv->n; i++) {
-        hark_gen_str(gen, sv->v[i]);
+        hark_jw_str(gen, sv->v[i]);
     }
-    yajl_gen_array_close(gen);
+    hark_jw_array_close(gen);
 }
 
-static void gen_matches(yajl_gen gen, const struct hark_item *item)
+static void gen_matches(struct hark_jw *gen, const struct hark_item *item)
 {
-    yajl_gen_array_open(gen);
+    hark_jw_array_open(gen);
     for (size_t i = 0; i < item->n_matches; i++) {
         const struct hark_match *m = &item->matches[i];
-        yajl_gen_map_open(gen);
-        hark_gen_key(gen, "rule");
-        hark_gen_str(gen, m->rule);
-        hark_gen_key(gen, "tags");
+        hark_jw_map_open(gen);
+        HARK_JW_KEY(gen, "rule");
+        hark_jw_str(gen, m->rule);
+        HARK_JW_KEY(gen, "tags");
         gen_strv(gen, &m->tags);
-        hark_gen_key(gen, "spans");
-        yajl_gen_array_open(gen);
+        HARK_JW_KEY(gen, "spans");
+        hark_jw_array_open(gen);
         for (size_t j = 0; j < m->n_spans; j++) {
             const struct hark_span *sp = &m->spans[j];
-            yajl_gen_map_open(gen);
-            hark_gen_key(gen, "field");
-            hark_gen_str(gen, hark_field_name(sp->field));
-            hark_gen_key(gen, "start");
-            hark_gen_int(gen, sp->start);
-            hark_gen_key(gen, "end");
-            hark_gen_int(gen, sp->end);
-            yajl_gen_map_close(gen);
+            hark_jw_map_open(gen);
+            HARK_JW_KEY(gen, "field");
+            hark_jw_str(gen, hark_field_name(sp->field));
+            HARK_JW_KEY(gen, "start");
+            hark_jw_int(gen, sp->start);
+            HARK_JW_KEY(gen, "end");
+            hark_jw_int(gen, sp->end);
+            hark_jw_map_close(gen);
         }
-        yajl_gen_array_close(gen);
-        yajl_gen_map_close(gen);
+        hark_jw_array_close(gen);
+        hark_jw_map_close(gen);
     }
-    yajl_gen_array_close(gen);
+    hark_jw_array_close(gen);
 }
 
-static void gen_sentiment(yajl_gen gen, const struct hark_sentiment *s)
+static void gen_sentiment(struct hark_jw *gen, const struct hark_sentiment *s)
 {
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "score");
-    hark_gen_double(gen, s->score);
-    hark_gen_key(gen, "label");
-    hark_gen_str(gen, hark_sentiment_label_name(s->label));
-    hark_gen_key(gen, "terms");
-    yajl_gen_array_open(gen);
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "score");
+    hark_jw_double(gen, s->score);
+    HARK_JW_KEY(gen, "label");
+    hark_jw_str(gen, hark_sentiment_label_name(s->label));
+    HARK_JW_KEY(gen, "terms");
+    hark_jw_array_open(gen);
     for (size_t i = 0; i < s->n_terms; i++) {
-        yajl_gen_map_open(gen);
-        hark_gen_key(gen, "term");
-        hark_gen_str(gen, s->terms[i].term);
-        hark_gen_key(gen, "valence");
-        hark_gen_double(gen, s->terms[i].valence);
-        yajl_gen_map_close(gen);
+        hark_jw_map_open(gen);
+        HARK_JW_KEY(gen, "term");
+        hark_jw_str(gen, s->terms[i].term);
+        HARK_JW_KEY(gen, "valence");
+        hark_jw_double(gen, s->terms[i].valence);
+        hark_jw_map_close(gen);
     }
-    yajl_gen_array_close(gen);
-    yajl_gen_map_close(gen);
+    hark_jw_array_close(gen);
+    hark_jw_map_close(gen);
 }
 
 /* Only the fields customers.export lets out; `match` always. */
-static void gen_customer(yajl_gen gen, const struct hark_item *item)
+static void gen_customer(struct hark_jw *gen, const struct hark_item *item)
 {
     if (!item->has_customer) {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
         return;
     }
     const struct hark_customer_view *c = &item->customer;
     unsigned mask = c->export_mask;
-    yajl_gen_map_open(gen);
+    hark_jw_map_open(gen);
     if (mask & HARK_CUST_F_ID) {
-        hark_gen_key(gen, "id");
-        hark_gen_str(gen, c->id);
+        HARK_JW_KEY(gen, "id");
+        hark_jw_str(gen, c->id);
     }
     if (mask & HARK_CUST_F_NAME) {
-        hark_gen_key(gen, "name");
-        hark_gen_str(gen, c->name);
+        HARK_JW_KEY(gen, "name");
+        hark_jw_str(gen, c->name);
     }
     if (mask & HARK_CUST_F_TIER) {
-        hark_gen_key(gen, "tier");
-        hark_gen_str(gen, c->tier);
+        HARK_JW_KEY(gen, "tier");
+        hark_jw_str(gen, c->tier);
     }
     if (mask & HARK_CUST_F_SEGMENT) {
-        hark_gen_key(gen, "segment");
-        hark_gen_str(gen, c->segment);
+        HARK_JW_KEY(gen, "segment");
+        hark_jw_str(gen, c->segment);
     }
     if (mask & HARK_CUST_F_CLV) {
-        hark_gen_key(gen, "clv");
-        hark_gen_double(gen, c->clv);
+        HARK_JW_KEY(gen, "clv");
+        hark_jw_double(gen, c->clv);
     }
     if (mask & HARK_CUST_F_REVENUE) {
-        hark_gen_key(gen, "revenue_12m");
-        hark_gen_double(gen, c->revenue_12m);
+        HARK_JW_KEY(gen, "revenue_12m");
+        hark_jw_double(gen, c->revenue_12m);
     }
     if (mask & HARK_CUST_F_COUNTS) {
-        hark_gen_key(gen, "referrals");
-        hark_gen_int(gen, c->referrals);
-        hark_gen_key(gen, "recommendations");
-        hark_gen_int(gen, c->recommendations);
-        hark_gen_key(gen, "introductions");
-        hark_gen_int(gen, c->introductions);
-        hark_gen_key(gen, "positive_mentions");
-        hark_gen_int(gen, c->positive_mentions);
+        HARK_JW_KEY(gen, "referrals");
+        hark_jw_int(gen, c->referrals);
+        HARK_JW_KEY(gen, "recommendations");
+        hark_jw_int(gen, c->recommendations);
+        HARK_JW_KEY(gen, "introductions");
+        hark_jw_int(gen, c->introductions);
+        HARK_JW_KEY(gen, "positive_mentions");
+        hark_jw_int(gen, c->positive_mentions);
     }
-    hark_gen_key(gen, "match");
-    hark_gen_str(gen, c->is_handle_match ? "handle" : "id");
-    yajl_gen_map_close(gen);
+    HARK_JW_KEY(gen, "match");
+    hark_jw_str(gen, c->is_handle_match ? "handle" : "id");
+    hark_jw_map_close(gen);
 }
 
-static void gen_relationship(yajl_gen gen, const struct hark_relationship *r)
+static void gen_relationship(struct hark_jw *gen, const struct hark_relationship *r)
 {
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "monetary");
-    hark_gen_double(gen, r->monetary);
-    hark_gen_key(gen, "relational");
-    hark_gen_double(gen, r->relational);
-    hark_gen_key(gen, "total");
-    hark_gen_double(gen, r->total);
-    yajl_gen_map_close(gen);
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "monetary");
+    hark_jw_double(gen, r->monetary);
+    HARK_JW_KEY(gen, "relational");
+    hark_jw_double(gen, r->relational);
+    HARK_JW_KEY(gen, "total");
+    hark_jw_double(gen, r->total);
+    hark_jw_map_close(gen);
 }
 
-static void gen_priority(yajl_gen gen, const struct hark_priority *p)
+static void gen_priority(struct hark_jw *gen, const struct hark_priority *p)
 {
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "score");
-    hark_gen_double(gen, p->score);
-    hark_gen_key(gen, "level");
-    hark_gen_strn(gen, p->level, strnlen(p->level, sizeof(p->level)));
-    hark_gen_key(gen, "reasons");
-    yajl_gen_array_open(gen);
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "score");
+    hark_jw_double(gen, p->score);
+    HARK_JW_KEY(gen, "level");
+    hark_jw_strn(gen, p->level, strnlen(p->level, sizeof(p->level)));
+    HARK_JW_KEY(gen, "reasons");
+    hark_jw_array_open(gen);
     for (size_t i = 0; i < p->n_reasons; i++) {
         const struct hark_reason *r = &p->reasons[i];
-        yajl_gen_map_open(gen);
-        hark_gen_key(gen, "factor");
-        hark_gen_str(gen, r->factor);
-        hark_gen_key(gen, "points");
-        hark_gen_double(gen, r->points);
-        hark_gen_key(gen, "detail");
-        hark_gen_str(gen, r->detail);
-        yajl_gen_map_close(gen);
+        hark_jw_map_open(gen);
+        HARK_JW_KEY(gen, "factor");
+        hark_jw_str(gen, r->factor);
+        HARK_JW_KEY(gen, "points");
+        hark_jw_double(gen, r->points);
+        HARK_JW_KEY(gen, "detail");
+        hark_jw_str(gen, r->detail);
+        hark_jw_map_close(gen);
     }
-    yajl_gen_array_close(gen);
-    hark_gen_key(gen, "clamped");
-    hark_gen_bool(gen, p->is_clamped);
-    yajl_gen_map_close(gen);
+    hark_jw_array_close(gen);
+    HARK_JW_KEY(gen, "clamped");
+    hark_jw_bool(gen, p->is_clamped);
+    hark_jw_map_close(gen);
 }
 
-static void gen_time(yajl_gen gen, int64_t epoch_ms)
+static void gen_time(struct hark_jw *gen, int64_t epoch_ms)
 {
     char ts[32];
     hark_time_format(epoch_ms, ts);
-    hark_gen_str(gen, ts);
+    hark_jw_str(gen, ts);
 }
 
 /* The engagement item a post belongs to (conversation grouping). */
-static void gen_item_part(yajl_gen gen, const struct hark_item *item)
+static void gen_item_part(struct hark_jw *gen, const struct hark_item *item)
 {
     if (!item->item_id) {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
         return;
     }
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "id");
-    hark_gen_str(gen, item->item_id);
-    hark_gen_key(gen, "sequence");
-    hark_gen_int(gen, item->item_seq);
-    hark_gen_key(gen, "status");
-    hark_gen_str(gen, hark_item_status_name(item->item_status));
-    hark_gen_key(gen, "opened_at");
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "id");
+    hark_jw_str(gen, item->item_id);
+    HARK_JW_KEY(gen, "sequence");
+    hark_jw_int(gen, item->item_seq);
+    HARK_JW_KEY(gen, "status");
+    hark_jw_str(gen, hark_item_status_name(item->item_status));
+    HARK_JW_KEY(gen, "opened_at");
     gen_time(gen, item->item_opened_ms);
-    hark_gen_key(gen, "first_unanswered_at");
+    HARK_JW_KEY(gen, "first_unanswered_at");
     if (item->item_first_unanswered_ms) {
         gen_time(gen, item->item_first_unanswered_ms);
     } else {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
     }
-    yajl_gen_map_close(gen);
+    hark_jw_map_close(gen);
 }
 
-static void gen_route(yajl_gen gen, const struct hark_item *item)
+static void gen_route(struct hark_jw *gen, const struct hark_item *item)
 {
     if (!item->route_queue) {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
         return;
     }
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "queue");
-    hark_gen_str(gen, item->route_queue);
-    hark_gen_key(gen, "sla_due");
+    hark_jw_map_open(gen);
+    HARK_JW_KEY(gen, "queue");
+    hark_jw_str(gen, item->route_queue);
+    HARK_JW_KEY(gen, "sla_due");
     if (item->sla_due_ms != 0) {
         gen_time(gen, item->sla_due_ms);
     } else {
-        hark_gen_null(gen);
+        hark_jw_null(gen);
     }
-    yajl_gen_map_close(gen);
+    HARK_JW_KEY(gen, "sla_warn_at");
+    if (item->sla_warn_ms != 0) {
+        gen_time(gen, item->sla_warn_ms);
+    } else {
+        hark_jw_null(gen);
+    }
+    hark_jw_map_close(gen);
 }
 
-void hark_event_gen_parts(yajl_gen gen, const struct hark_item *item)
+void hark_event_gen_parts(struct hark_jw *gen, const struct hark_item *item)
 {
     hark_assert(gen && item && item->post);
-    hark_gen_key(gen, "post");
+    HARK_JW_KEY(gen, "post");
     hark_post_gen(gen, item->post);
-    hark_gen_key(gen, "matches");
+    HARK_JW_KEY(gen, "matches");
     gen_matches(gen, item);
-    hark_gen_key(gen, "tags");
+    HARK_JW_KEY(gen, "tags");
     gen_strv(gen, &item->tags);
-    hark_gen_key(gen, "author_tags");
+    HARK_JW_KEY(gen, "author_tags");
     gen_strv(gen, &item->author_tags);
-    hark_gen_key(gen, "action");
-    hark_gen_str(gen, hark_action_name(item->action));
-    hark_gen_key(gen, "sentiment");
+    HARK_JW_KEY(gen, "action");
+    hark_jw_str(gen, hark_action_name(item->action));
+    HARK_JW_KEY(gen, "sentiment");
     gen_sentiment(gen, &item->sentiment);
-    hark_gen_key(gen, "customer");
+    HARK_JW_KEY(gen, "customer");
     gen_customer(gen, item);
     /* Derived from the author's behaviour, beside the CRM segment. */
-    hark_gen_key(gen, "behaviour_segment");
-    hark_gen_str(gen, item->behaviour_segment);
-    hark_gen_key(gen, "relationship");
+    HARK_JW_KEY(gen, "behaviour_segment");
+    hark_jw_str(gen, item->behaviour_segment);
+    HARK_JW_KEY(gen, "relationship");
     gen_relationship(gen, &item->relationship);
-    hark_gen_key(gen, "priority");
+    HARK_JW_KEY(gen, "priority");
     gen_priority(gen, &item->priority);
-    hark_gen_key(gen, "route");
+    HARK_JW_KEY(gen, "route");
     gen_route(gen, item);
-    hark_gen_key(gen, "item");
+    HARK_JW_KEY(gen, "item");
     gen_item_part(gen, item);
 }
 
-static yajl_gen gen_new(void)
+/*
+ * Where an event is written: straight into `out` when it is unbounded,
+ * else into `tmp`, copied by gen_finish (which then enforces the limit and
+ * leaves `out` unchanged when the event does not fit).
+ */
+static void gen_start(struct hark_jw *gen, struct hark_buf *out,
+                      struct hark_buf *tmp)
 {
-    yajl_gen gen = yajl_gen_alloc(NULL);
-    hark_assert(gen);
-    yajl_gen_config(gen, yajl_gen_beautify, 0);
-    yajl_gen_config(gen, yajl_gen_validate_utf8, 0);
-    return gen;
+    hark_buf_init(tmp, 0);
+    hark_jw_init(gen, out->max == 0 ? out : tmp);
+    hark_jw_map_open(gen);
 }
 
-/*
- * Closes the outer map, appends the text to `out` and frees `gen`. A
- * generator in a bad state (a key where a value belongs) is our bug.
- */
-static hark_err_t gen_finish(yajl_gen gen, struct hark_buf *out)
+static hark_err_t gen_finish(struct hark_jw *gen, struct hark_buf *out,
+                             struct hark_buf *tmp)
 {
-    hark_err_t err = HARK_EINTERNAL;
-    const unsigned char *text = NULL;
-    size_t text_len = 0;
-    if (yajl_gen_map_close(gen) == yajl_gen_status_ok &&
-        yajl_gen_get_buf(gen, &text, &text_len) == yajl_gen_status_ok) {
-        err = hark_buf_add(out, text, text_len);
+    hark_jw_map_close(gen);
+    hark_assert(gen->depth == 0);
+    hark_err_t err = HARK_OK;
+    if (gen->out == tmp) {
+        err = hark_buf_add(out, tmp->ptr, tmp->len);
     }
-    yajl_gen_free(gen);
+    hark_buf_cleanup(tmp);
     return err;
 }
 
-static void gen_header(yajl_gen gen,
+static void gen_header(struct hark_jw *gen,
                        const char *schema,
                        const char *event_id,
                        int64_t emitted_at_ms)
 {
-    hark_gen_key(gen, "schema");
-    hark_gen_str(gen, schema);
-    hark_gen_key(gen, "event_id");
-    hark_gen_str(gen, event_id);
+    HARK_JW_KEY(gen, "schema");
+    hark_jw_str(gen, schema);
+    HARK_JW_KEY(gen, "event_id");
+    hark_jw_str(gen, event_id);
     if (emitted_at_ms != 0) {
-        hark_gen_key(gen, "emitted_at");
+        HARK_JW_KEY(gen, "emitted_at");
         gen_time(gen, emitted_at_ms);
     }
 }
@@ -363,26 +368,27 @@ hark_err_t hark_event_build(const struct hark_item *item,
     char event_id[17];
     hark_event_id(item, schema, event_id);
 
-    yajl_gen gen = gen_new();
-    yajl_gen_map_open(gen);
+    struct hark_jw jw, *gen = &jw;
+    struct hark_buf tmp;
+    gen_start(gen, out, &tmp);
     gen_header(gen, schema, event_id, emitted_at_ms);
     /* Every event, tombstones too, says which rule set saw it. */
-    hark_gen_key(gen, "rules_version");
-    hark_gen_str(gen, item->rules_version);
+    HARK_JW_KEY(gen, "rules_version");
+    hark_jw_str(gen, item->rules_version);
     if (post->is_deleted) {
-        hark_gen_key(gen, "post");
-        yajl_gen_map_open(gen);
-        hark_gen_key(gen, "id");
-        hark_gen_str(gen, post->id);
-        hark_gen_key(gen, "platform");
-        hark_gen_str(gen, post->platform);
-        yajl_gen_map_close(gen);
-        hark_gen_key(gen, "deleted");
-        hark_gen_bool(gen, true);
+        HARK_JW_KEY(gen, "post");
+        hark_jw_map_open(gen);
+        HARK_JW_KEY(gen, "id");
+        hark_jw_str(gen, post->id);
+        HARK_JW_KEY(gen, "platform");
+        hark_jw_str(gen, post->platform);
+        hark_jw_map_close(gen);
+        HARK_JW_KEY(gen, "deleted");
+        hark_jw_bool(gen, true);
     } else {
         hark_event_gen_parts(gen, item);
     }
-    return gen_finish(gen, out);
+    return gen_finish(gen, out, &tmp);
 }
 
 /*
@@ -412,7 +418,7 @@ static size_t utf8_cut(const char *raw, size_t raw_len, size_t max)
 /*
  * Repairs raw[0..len) into `out`. hark_utf8_repair returns a C string, so
  * raw bytes with NULs in them (binary garbage is a DLQ's daily bread) are
- * repaired piece by piece and the NULs kept; yajl writes them as \u0000.
+ * repaired piece by piece and the NULs kept; the writer writes them as \u0000.
  */
 static void repair_into(const char *raw, size_t len, struct hark_buf *out)
 {
@@ -461,22 +467,23 @@ hark_err_t hark_event_dlq(const char *source,
         text_len = fixed.len;
     }
 
-    yajl_gen gen = gen_new();
-    yajl_gen_map_open(gen);
+    struct hark_jw jw, *gen = &jw;
+    struct hark_buf tmp;
+    gen_start(gen, out, &tmp);
     gen_header(gen, HARK_SCHEMA_DLQ, event_id, emitted_at_ms);
-    hark_gen_key(gen, "source");
-    hark_gen_str(gen, source);
-    hark_gen_key(gen, "url");
-    hark_gen_str(gen, url);
-    hark_gen_key(gen, "reason");
-    hark_gen_str(gen, reason);
-    hark_gen_key(gen, "raw");
-    hark_gen_strn(gen, text ? text : "", text_len);
-    hark_gen_key(gen, "raw_truncated");
-    hark_gen_bool(gen, cut < raw_len);
-    hark_gen_key(gen, "raw_len");
-    hark_gen_int(gen, (int64_t)raw_len);
-    hark_err_t err = gen_finish(gen, out);
+    HARK_JW_KEY(gen, "source");
+    hark_jw_str(gen, source);
+    HARK_JW_KEY(gen, "url");
+    hark_jw_str(gen, url);
+    HARK_JW_KEY(gen, "reason");
+    hark_jw_str(gen, reason);
+    HARK_JW_KEY(gen, "raw");
+    hark_jw_strn(gen, text ? text : "", text_len);
+    HARK_JW_KEY(gen, "raw_truncated");
+    hark_jw_bool(gen, cut < raw_len);
+    HARK_JW_KEY(gen, "raw_len");
+    hark_jw_int(gen, (int64_t)raw_len);
+    hark_err_t err = gen_finish(gen, out, &tmp);
     hark_buf_cleanup(&fixed);
     return err;
 }

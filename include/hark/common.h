@@ -83,6 +83,8 @@ void hark_buf_init(struct hark_buf *buf, size_t max);
 hark_err_t hark_buf_add(struct hark_buf *buf, const void *p,
                                         size_t n);
 hark_err_t hark_buf_addc(struct hark_buf *buf, char c);
+/* Makes room for `n` more bytes (and the NUL) without adding any. */
+hark_err_t hark_buf_reserve(struct hark_buf *buf, size_t n);
 hark_err_t hark_buf_printf(struct hark_buf *buf,
                                            const char *fmt, ...)
     HARK_PRINTF(2, 3);

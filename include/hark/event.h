@@ -1,6 +1,6 @@
 /*
  * event: the JSON events hark publishes (DESIGN.md "Events"), written with
- * yajl_gen from an item. The same parts (post, matches, sentiment,
+ * core/jw.c's writer from an item. The same parts (post, matches, sentiment,
  * customer, relationship, priority, route) are written by `hark try
  * --json`.
  *
@@ -9,10 +9,9 @@
 #ifndef HARK_EVENT_H
 #define HARK_EVENT_H
 
-#include <yajl/yajl_gen.h>
-
 #include "hark/common.h"
 #include "hark/item.h"
+#include "hark/jw.h"
 
 #define HARK_SCHEMA_POST "hark.post/1"
 #define HARK_SCHEMA_ENGAGEMENT "hark.engagement/1"
@@ -33,7 +32,7 @@ void hark_event_key(const struct hark_item *item, struct hark_buf *out);
  * "post", "matches", "tags", "author_tags", "sentiment", "customer",
  * "relationship", "priority", "route".
  */
-void hark_event_gen_parts(yajl_gen gen, const struct hark_item *item);
+void hark_event_gen_parts(struct hark_jw *gen, const struct hark_item *item);
 
 /*
  * A whole event for `schema` (HARK_SCHEMA_POST or _ENGAGEMENT) into `out`

@@ -125,6 +125,7 @@ struct hark_item {
     struct hark_priority priority;
     char *route_queue;   /* NULL when not an engagement item */
     int64_t sla_due_ms;  /* 0 when none */
+    int64_t sla_warn_ms; /* SLA warning time; 0 when none */
 
     /* enrich/relation.c: "advocate", "loyal", "at_risk", "dormant", "new";
      * NULL when not derived */

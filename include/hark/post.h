@@ -11,10 +11,9 @@
 #ifndef HARK_POST_H
 #define HARK_POST_H
 
-#include <yajl/yajl_gen.h>
-
 #include "hark/common.h"
 #include "hark/json.h"
+#include "hark/jw.h"
 
 enum hark_post_kind {
     HARK_KIND_POST = 0,
@@ -99,16 +98,7 @@ HARK_MUST_CHECK hark_err_t hark_post_from_json(const struct hark_json *obj,
                                                size_t errbuf_len);
 
 /* Writes the post as a JSON object (the `post` part of every event). */
-void hark_post_gen(yajl_gen gen, const struct hark_post *post);
-
-/* yajl_gen helpers shared by every writer. */
-void hark_gen_str(yajl_gen gen, const char *s);        /* NULL -> null */
-void hark_gen_strn(yajl_gen gen, const char *s, size_t n);
-void hark_gen_key(yajl_gen gen, const char *key);
-void hark_gen_int(yajl_gen gen, int64_t v);
-void hark_gen_double(yajl_gen gen, double v);          /* 4 decimals */
-void hark_gen_bool(yajl_gen gen, bool v);
-void hark_gen_null(yajl_gen gen);
+void hark_post_gen(struct hark_jw *gen, const struct hark_post *post);
 
 /*
  * Replaces invalid UTF-8 in s[0..len) with U+FFFD into a new string

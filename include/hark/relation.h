@@ -73,7 +73,15 @@ enum hark_segment {
  *    "segments": {"min_posts": 5, "at_risk_mean": -0.2,
  *                 "dormant_gaps": 10, "dormant_min_days": 30,
  *                 "strangers": false},
- *    "applied_window": 65536}
+ *    "applied_window": 65536,
+ *    "strangers_ttl_days": 90, "max_strangers": 0}
+ *
+ * Retention: a stranger (not a customer) with no recommendation, referral,
+ * introduction or advocacy counted is "idle"; an idle stranger whose last
+ * post is more than strangers_ttl_days before now is forgotten at a
+ * commit (0 = never), and so are the idle strangers beyond the newest
+ * max_strangers (oldest last post first; 0 = no cap). Customers and
+ * strangers with acts are never forgotten.
  */
 struct hark_relation_cfg {
     double sentiment_alpha;    /* weight of a new post in the EW baseline */
@@ -101,6 +109,9 @@ struct hark_relation_cfg {
     bool is_segment_strangers; /* segment_change for strangers without
                                 * relational capital too */
     size_t applied_window;     /* event ids remembered for exactly-once */
+    int64_t strangers_ttl_ms;  /* idle strangers silent this long are
+                                * forgotten; 0 = never */
+    size_t max_strangers;      /* idle strangers kept at most; 0 = no cap */
 };
 
 void hark_relation_cfg_init(struct hark_relation_cfg *cfg);
@@ -148,6 +159,8 @@ struct hark_relation_stats {
     uint64_t commits;
     uint64_t commit_errors;
     size_t authors;      /* authors in memory */
+    uint64_t evicted;    /* idle strangers forgotten (retention) */
+    size_t idle_strangers; /* strangers without acts, in memory */
 };
 
 /* ---- create ---- */
@@ -222,8 +235,11 @@ void hark_relation_tick(struct hark_relation *rel, const char *rules_version,
  * Writes every change since the last commit in one SQLite transaction.
  * Call before acknowledging (hark_ingest_ack) the posts observed since the
  * last commit, so a committed cursor never runs ahead of the state.
- * Failure: HARK_EIO, nothing written, the changes stay pending (retry
- * later), `errbuf` says why.
+ * The same transaction forgets idle strangers past the retention
+ * (strangers_ttl_days before the newest now_ms given to observe or tick,
+ * and beyond max_strangers), at most a few thousand per commit; they
+ * leave memory once it committed. Failure: HARK_EIO, nothing written or
+ * forgotten, the changes stay pending (retry later), `errbuf` says why.
  */
 HARK_MUST_CHECK hark_err_t hark_relation_commit(struct hark_relation *rel,
                                                 char *errbuf,

@@ -7,6 +7,7 @@
 #ifndef HARK_SCORE_H
 #define HARK_SCORE_H
 
+#include "hark/business_hours.h"
 #include "hark/common.h"
 #include "hark/diag.h"
 #include "hark/item.h"
@@ -36,6 +37,13 @@ struct hark_score_cfg {
     int sla_minutes[4];   /* per level p1..p4 */
     char *default_queue;  /* engage rules without a route */
     unsigned export_mask; /* customers.export */
+    /* SLA warning: when this share of the SLA time has run (1..99); 0 =
+     * no warning */
+    int sla_warn_percent;
+    /* priority.business_hours: one reference (NULL = the SLA clock runs
+     * 24/7 for every level) */
+    struct hark_bhours *business_hours;
+    unsigned levels_24x7; /* bit 0 = p1 ... bit 3 = p4: clock runs 24/7 */
 };
 
 void hark_score_cfg_init(struct hark_score_cfg *cfg);
@@ -61,7 +69,9 @@ HARK_MUST_CHECK hark_err_t hark_score_export_parse(
 
 /*
  * Fills item->relationship, item->priority and, for engage items,
- * item->route_queue and item->sla_due_ms (from `now_ms`).
+ * item->route_queue, item->sla_due_ms and item->sla_warn_ms, counted from
+ * `now_ms` (the SLA start: the item's first unanswered post): the level's
+ * SLA minutes later, in open hours when business hours apply to the level.
  */
 void hark_score_item(const struct hark_score_cfg *cfg, struct hark_item *item,
                      int64_t now_ms);

@@ -114,7 +114,7 @@ static void test_hark_queue__bounded_fifo_and_close(void **state)
     hark_queue_free(q);
 }
 
-static void test_hark_gen_double__four_decimals(void **state)
+static void test_hark_jw_double__four_decimals(void **state)
 {
     (void)state;
     const double in[] = {0, -0.0, 1, -1, 0.5, 12.34567, -0.42149, 0.00004,
@@ -123,17 +123,17 @@ static void test_hark_gen_double__four_decimals(void **state)
                           "0", "0.0001", "100", "-2.1",
                           "100000000000000000000"};
     for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-        yajl_gen gen = yajl_gen_alloc(NULL);
-        yajl_gen_array_open(gen);
-        hark_gen_double(gen, in[i]);
-        yajl_gen_array_close(gen);
-        const unsigned char *buf;
-        size_t len;
-        yajl_gen_get_buf(gen, &buf, &len);
+        struct hark_buf out;
+        struct hark_jw jw;
+        hark_buf_init(&out, 0);
+        hark_jw_init(&jw, &out);
+        hark_jw_array_open(&jw);
+        hark_jw_double(&jw, in[i]);
+        hark_jw_array_close(&jw);
         char got[64];
-        snprintf(got, sizeof(got), "%.*s", (int)len - 2, buf + 1);
+        snprintf(got, sizeof(got), "%.*s", (int)out.len - 2, out.ptr + 1);
         assert_string_equal(got, want[i]);
-        yajl_gen_free(gen);
+        hark_buf_cleanup(&out);
     }
 }
 
@@ -157,7 +157,7 @@ int main(void)
         cmocka_unit_test(test_hark_time_parse__forms),
         cmocka_unit_test(test_hark_queue__bounded_fifo_and_close),
         cmocka_unit_test(test_hark_buf__limit),
-        cmocka_unit_test(test_hark_gen_double__four_decimals),
+        cmocka_unit_test(test_hark_jw_double__four_decimals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "hark/relation.h"
 #include "hark/score.h"
@@ -757,6 +758,185 @@ static void test_hark_relation_observe__window_forgets_oldest(void **state)
                      1024);
 }
 
+/* ---- retention of strangers ---- */
+
+static void commit(struct fx *fx)
+{
+    char eb[256];
+    assert_int_equal(hark_relation_commit(fx->rel, eb, sizeof(eb)), HARK_OK);
+}
+
+static void test_hark_relation_commit__forgets_idle_strangers(void **state)
+{
+    struct fx *fx = *state; /* default strangers_ttl_days: 90 */
+    struct post_spec once = {.author = "once", .post_id = "o1", .t_ms = T0,
+                             .sentiment = 0.8};
+    struct post_spec fan = {.author = "fan", .post_id = "f1", .t_ms = T0,
+                            .sentiment = 0.8,
+                            .tags = {"signal:recommendation"}};
+    struct post_spec cust = {.author = "c", .post_id = "c1", .t_ms = T0,
+                             .sentiment = NAN, .customer = "cust-1",
+                             .clv = 0};
+    observe(fx, &once);
+    observe(fx, &fan);
+    observe(fx, &cust);
+    commit(fx);
+    assert_true(relational_of(fx, &once, NULL) == 10);
+    const struct hark_relation_stats *st = hark_relation_stats_get(fx->rel);
+    assert_int_equal(st->authors, 3);
+    assert_int_equal(st->idle_strangers, 1);
+
+    /* 89 days later nothing is old enough. */
+    struct post_spec later = {.author = "new", .post_id = "n1",
+                              .t_ms = T0 + 89 * DAY, .sentiment = NAN};
+    observe(fx, &later);
+    commit(fx);
+    assert_int_equal(st->evicted, 0);
+    assert_int_equal(st->authors, 4);
+
+    /* 91 days after its post, the one-time stranger is forgotten; the
+     * stranger who recommended and the customer are kept. */
+    later.post_id = "n2";
+    later.t_ms = T0 + 91 * DAY;
+    observe(fx, &later);
+    commit(fx);
+    assert_int_equal(st->evicted, 1);
+    assert_int_equal(st->authors, 3);
+    assert_int_equal(st->idle_strangers, 1); /* "new" */
+    assert_true(relational_of(fx, &once, NULL) == 0);
+    assert_true(relational_of(fx, &fan, NULL) == 110);
+
+    /* Gone from the file too; the applied ids are untouched, so the
+     * forgotten stranger's post is still a replay, which changes nothing
+     * (and brings no state back). */
+    fx_reopen(fx, true);
+    st = hark_relation_stats_get(fx->rel);
+    assert_int_equal(st->authors, 3);
+    observe(fx, &once);
+    assert_int_equal(st->replayed, 1);
+    assert_int_equal(st->observed, 0);
+    assert_int_equal(st->authors, 3);
+    assert_true(relational_of(fx, &once, NULL) == 0);
+    /* A new post makes them a new author. */
+    once.post_id = "o2";
+    once.t_ms = T0 + 92 * DAY;
+    observe(fx, &once);
+    assert_int_equal(st->authors, 4);
+    assert_true(relational_of(fx, &once, NULL) == 10);
+}
+
+static void test_hark_relation_commit__ttl_zero_keeps_strangers(void **state)
+{
+    struct fx *fx = *state;
+    fx->cfg.strangers_ttl_ms = 0;
+    fx_reopen(fx, false);
+    struct post_spec once = {.author = "once", .post_id = "o1", .t_ms = T0,
+                             .sentiment = NAN};
+    observe(fx, &once);
+    commit(fx);
+    struct post_spec later = {.author = "new", .post_id = "n1",
+                              .t_ms = T0 + 3650 * DAY, .sentiment = NAN};
+    observe(fx, &later);
+    commit(fx);
+    assert_int_equal(hark_relation_stats_get(fx->rel)->evicted, 0);
+    assert_int_equal(hark_relation_stats_get(fx->rel)->authors, 2);
+}
+
+static void test_hark_relation_commit__max_strangers_keeps_newest(void **state)
+{
+    struct fx *fx = *state;
+    fx->cfg.strangers_ttl_ms = 0;
+    fx->cfg.max_strangers = 2;
+    fx_reopen(fx, false);
+    /* Five idle strangers (newest last) and one with an act. */
+    char names[5][8];
+    for (int i = 0; i < 5; i++) {
+        snprintf(names[i], sizeof(names[i]), "s%d", i);
+        struct post_spec s = {.author = names[i], .post_id = names[i],
+                              .t_ms = T0 + i * HOUR, .sentiment = 0.8};
+        observe(fx, &s);
+    }
+    struct post_spec fan = {.author = "fan", .post_id = "f1", .t_ms = T0,
+                            .sentiment = 0.8, .tags = {"signal:referral"}};
+    observe(fx, &fan);
+    assert_int_equal(hark_relation_stats_get(fx->rel)->idle_strangers, 5);
+    commit(fx);
+    const struct hark_relation_stats *st = hark_relation_stats_get(fx->rel);
+    assert_int_equal(st->evicted, 3);
+    assert_int_equal(st->idle_strangers, 2);
+    assert_int_equal(st->authors, 3);
+    for (int i = 0; i < 5; i++) {
+        struct post_spec s = {.author = names[i], .post_id = names[i],
+                              .t_ms = T0 + i * HOUR, .sentiment = 0.8};
+        assert_true(relational_of(fx, &s, NULL) == (i >= 3 ? 10 : 0));
+    }
+    assert_true(relational_of(fx, &fan, NULL) == 260);
+    fx_reopen(fx, true);
+    assert_int_equal(hark_relation_stats_get(fx->rel)->authors, 3);
+    assert_int_equal(hark_relation_stats_get(fx->rel)->idle_strangers, 2);
+}
+
+static void test_hark_relation_commit__forgets_in_batches(void **state)
+{
+    struct fx *fx = *state;
+    /* 6000 one-time strangers, then 100 days of nothing: the first commit
+     * forgets 5000 of them (the per-commit bound), the next the rest. */
+    for (int i = 0; i < 6000; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "a%d", i);
+        struct post_spec s = {.author = id, .post_id = id, .t_ms = T0,
+                              .sentiment = NAN};
+        observe(fx, &s);
+    }
+    commit(fx);
+    struct post_spec later = {.author = "new", .post_id = "n1",
+                              .t_ms = T0 + 100 * DAY, .sentiment = NAN};
+    observe(fx, &later);
+    commit(fx);
+    const struct hark_relation_stats *st = hark_relation_stats_get(fx->rel);
+    assert_int_equal(st->evicted, 5000);
+    assert_int_equal(st->authors, 1001);
+    later.post_id = "n2";
+    observe(fx, &later);
+    commit(fx);
+    assert_int_equal(st->evicted, 6000);
+    assert_int_equal(st->authors, 1);
+    assert_int_equal(st->idle_strangers, 1);
+}
+
+static void test_hark_relation_open__idle_strangers_indexed(void **state)
+{
+    struct fx *fx = *state;
+    hark_relation_free(fx->rel);
+    fx->rel = NULL;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/relation.sqlite", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    /* The retention query's shape: the planner must take the index. */
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "EXPLAIN QUERY PLAN SELECT key FROM authors WHERE "
+                           "is_customer = 0 AND referrals = 0 AND "
+                           "recommendations = 0 AND introductions = 0 AND "
+                           "advocacy = 0 AND last_post_ms < 5 ORDER BY "
+                           "last_post_ms LIMIT 10",
+                           -1, &s, NULL),
+        SQLITE_OK);
+    bool has_index = false;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(s, 3);
+        if (detail && strstr(detail, "USING INDEX authors_idle_strangers")) {
+            has_index = true;
+        }
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    assert_true(has_index);
+    fx_open(fx);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "wb");
@@ -853,6 +1033,8 @@ static void test_hark_relation_cfg_parse__overrides(void **state)
     hark_relation_cfg_init(&cfg);
     assert_true(cfg.churn_k == 4);
     assert_int_equal(cfg.churn_tags.n, 1);
+    assert_int_equal(cfg.strangers_ttl_ms, 90 * DAY);
+    assert_int_equal(cfg.max_strangers, 0);
     struct hark_diag diag;
     hark_diag_init(&diag);
     assert_int_equal(
@@ -861,7 +1043,8 @@ static void test_hark_relation_cfg_parse__overrides(void **state)
                   " \"at_risk_days\": 7},"
                   " \"silence\": {\"min_hours\": 1.5},"
                   " \"segments\": {\"strangers\": true},"
-                  " \"applied_window\": 5000}",
+                  " \"applied_window\": 5000, \"strangers_ttl_days\": 30,"
+                  " \"max_strangers\": 100000}",
                   &cfg, &diag),
         HARK_OK);
     assert_true(cfg.churn_k == 2.5);
@@ -872,6 +1055,8 @@ static void test_hark_relation_cfg_parse__overrides(void **state)
     assert_int_equal(cfg.silence_min_ms, 90 * 60000);
     assert_true(cfg.is_segment_strangers);
     assert_int_equal(cfg.applied_window, 5000);
+    assert_int_equal(cfg.strangers_ttl_ms, 30 * DAY);
+    assert_int_equal(cfg.max_strangers, 100000);
     assert_true(cfg.churn_min_drop == 0.6); /* untouched */
     hark_diag_cleanup(&diag);
     hark_relation_cfg_cleanup(&cfg);
@@ -910,6 +1095,31 @@ static void test_hark_relation_cfg_parse__errors_have_positions(void **state)
     assert_true(has_unknown);
     assert_true(has_k);
     assert_true(cfg.churn_k == 4); /* unchanged on failure */
+    hark_diag_cleanup(&diag);
+    hark_relation_cfg_cleanup(&cfg);
+}
+
+static void test_hark_relation_cfg_parse__bad_retention(void **state)
+{
+    (void)state;
+    struct hark_relation_cfg cfg;
+    hark_relation_cfg_init(&cfg);
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    assert_int_equal(parse_cfg("{\"strangers_ttl_days\": -1,\n"
+                               " \"max_strangers\": 1.5}",
+                               &cfg, &diag),
+                     HARK_EINVAL);
+    assert_int_equal(diag.n_errors, 2);
+    assert_int_equal(diag.entries[0].line, 2);
+    assert_non_null(strstr(diag.entries[0].message,
+                           "\"max_strangers\" in relationship must be"));
+    assert_int_equal(diag.entries[1].line, 1);
+    assert_int_equal(diag.entries[1].column, 24);
+    assert_non_null(strstr(diag.entries[1].message,
+                           "relationship.strangers_ttl_days must be at "
+                           "least 0 and at most 36500, not -1"));
+    assert_int_equal(cfg.strangers_ttl_ms, 90 * DAY); /* unchanged */
     hark_diag_cleanup(&diag);
     hark_relation_cfg_cleanup(&cfg);
 }
@@ -962,10 +1172,16 @@ int main(void)
         T(test_hark_relation_open__corrupt_file),
         T(test_hark_relation_open__locked_by_another),
         T(test_hark_relation_open__unwritable_dir),
+        T(test_hark_relation_commit__forgets_idle_strangers),
+        T(test_hark_relation_commit__ttl_zero_keeps_strangers),
+        T(test_hark_relation_commit__max_strangers_keeps_newest),
+        T(test_hark_relation_commit__forgets_in_batches),
+        T(test_hark_relation_open__idle_strangers_indexed),
 #undef T
         cmocka_unit_test(test_hark_relation_cfg_parse__overrides),
         cmocka_unit_test(test_hark_relation_cfg_parse__errors_have_positions),
         cmocka_unit_test(test_hark_relation_cfg_parse__not_an_object),
+        cmocka_unit_test(test_hark_relation_cfg_parse__bad_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

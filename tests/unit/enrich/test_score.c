@@ -66,6 +66,8 @@ static void test_hark_score_cfg_init__defaults(void **state)
     assert_true(cfg.p1 == 80 && cfg.p2 == 60 && cfg.p3 == 35);
     assert_int_equal(cfg.sla_minutes[0], 60);
     assert_int_equal(cfg.sla_minutes[3], 4320);
+    assert_int_equal(cfg.sla_warn_percent, 75);
+    assert_null(cfg.business_hours); /* the clock runs 24/7 */
     assert_string_equal(cfg.default_queue, "care");
     assert_int_equal(cfg.export_mask,
                      HARK_CUST_F_ID | HARK_CUST_F_NAME | HARK_CUST_F_TIER |
@@ -181,6 +183,7 @@ static void test_hark_score_item__route_and_sla(void **state)
     hark_score_item(&cfg, item, NOW_MS);
     assert_string_equal(item->route_queue, "care");
     assert_int_equal(item->sla_due_ms, NOW_MS + 60 * 60000LL);
+    assert_int_equal(item->sla_warn_ms, NOW_MS + 45 * 60000LL); /* 75% */
     hark_item_free(item);
 
     item = make_item(40, -1);
@@ -199,6 +202,7 @@ static void test_hark_score_item__route_and_sla(void **state)
     assert_string_equal(item->priority.level, "p1");
     assert_null(item->route_queue);
     assert_int_equal(item->sla_due_ms, 0);
+    assert_int_equal(item->sla_warn_ms, 0);
     hark_item_free(item);
     hark_score_cfg_cleanup(&cfg);
 }
@@ -383,6 +387,117 @@ static void test_hark_score_cfg_parse__bad_values(void **state)
     hark_diag_cleanup(&diag);
 }
 
+static int64_t t(const char *s)
+{
+    int64_t ms = 0;
+    assert_int_equal(hark_time_parse(s, &ms), HARK_OK);
+    return ms;
+}
+
+/* An engage item at `level_points` scored from `start`. */
+static struct hark_item *score_at(const struct hark_score_cfg *cfg,
+                                  int64_t rule_points, int64_t start)
+{
+    struct hark_item *item = make_item(rule_points, -1);
+    item->action = HARK_ACTION_ENGAGE;
+    hark_score_item(cfg, item, start);
+    return item;
+}
+
+static void test_hark_score_item__business_hours_sla(void **state)
+{
+    (void)state;
+    struct hark_json_doc *doc = parse(
+        "{\"sla_minutes\": {\"p1\": 60, \"p2\": 240},\n"
+        " \"sla_warn_percent\": 50,\n"
+        " \"business_hours\": {\"timezone\": \"Europe/Berlin\",\n"
+        "   \"days\": [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"],\n"
+        "   \"open\": \"09:00\", \"close\": \"17:30\",\n"
+        "   \"holidays\": [\"2026-12-25\"], \"levels_24x7\": [\"p1\"]}}");
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    struct hark_score_cfg cfg;
+    hark_score_cfg_init(&cfg);
+    assert_int_equal(hark_score_cfg_parse(doc, doc->root, &diag, &cfg),
+                     HARK_OK);
+    assert_non_null(cfg.business_hours);
+    assert_int_equal(cfg.levels_24x7, 1U);
+
+    /* p2 (240 min) from Friday 23 October 16:30 CEST: 60 min on Friday,
+     * DST ends on Sunday, 180 min from Monday 09:00 CET. Warning at 50%
+     * (120 min): Monday 10:00 CET. */
+    struct hark_item *item = score_at(&cfg, 70, t("2026-10-23T16:30:00+02:00"));
+    assert_string_equal(item->priority.level, "p2");
+    assert_int_equal(item->sla_due_ms, t("2026-10-26T12:00:00+01:00"));
+    assert_int_equal(item->sla_warn_ms, t("2026-10-26T10:00:00+01:00"));
+    hark_item_free(item);
+
+    /* p1 is 24/7: Saturday night + 60 min, warning at 30 min. */
+    int64_t sat = t("2026-10-24T23:00:00+02:00");
+    item = score_at(&cfg, 90, sat);
+    assert_string_equal(item->priority.level, "p1");
+    assert_int_equal(item->sla_due_ms, sat + 60 * 60000LL);
+    assert_int_equal(item->sla_warn_ms, sat + 30 * 60000LL);
+    hark_item_free(item);
+
+    /* A copy made by a second parse shares the schedule (reference). */
+    struct hark_json_doc *doc2 = parse("{\"sla_warn_percent\": 0}");
+    assert_int_equal(hark_score_cfg_parse(doc2, doc2->root, &diag, &cfg),
+                     HARK_OK);
+    assert_non_null(cfg.business_hours);
+    item = score_at(&cfg, 70, t("2026-12-24T17:00:00+01:00"));
+    /* 30 min on Thursday, Friday is a holiday: Monday 12:30. */
+    assert_int_equal(item->sla_due_ms, t("2026-12-28T12:30:00+01:00"));
+    assert_int_equal(item->sla_warn_ms, 0); /* warnings off */
+    hark_item_free(item);
+    assert_int_equal(diag.n_entries, 0);
+    hark_score_cfg_cleanup(&cfg);
+    hark_json_doc_free(doc2);
+    hark_json_doc_free(doc);
+    hark_diag_cleanup(&diag);
+}
+
+static void test_hark_score_cfg_parse__business_hours_errors(void **state)
+{
+    (void)state;
+    struct hark_json_doc *doc = parse(
+        "{\"sla_warn_percent\": 100,\n"
+        " \"business_hours\": {\"timezone\": \"Mars/Olympus\",\n"
+        "   \"open\": \"09:00\", \"close\": \"17:00\",\n"
+        "   \"levels_24x7\": [\"p0\"]}}");
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    struct hark_score_cfg cfg;
+    hark_score_cfg_init(&cfg);
+    assert_int_equal(hark_score_cfg_parse(doc, doc->root, &diag, &cfg),
+                     HARK_EINVAL);
+    static const struct {
+        int line, column;
+        const char *text;
+    } want[] = {
+        {1, 22, "priority.sla_warn_percent must be from 0 (no warning) to "
+                "99, not 100"},
+        {2, 33, "unknown time zone \"Mars/Olympus\" in "
+                "priority.business_hours.timezone"},
+        {4, 20, "unknown level \"p0\" in priority.business_hours.levels_24x7"},
+    };
+    assert_int_equal(diag.n_entries, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < diag.n_entries; i++) {
+        assert_string_equal(diag.entries[i].file, "hark.json");
+        assert_int_equal(diag.entries[i].line, want[i].line);
+        assert_int_equal(diag.entries[i].column, want[i].column);
+        if (!strstr(diag.entries[i].message, want[i].text)) {
+            fail_msg("entry %zu: \"%s\" lacks \"%s\"", i,
+                     diag.entries[i].message, want[i].text);
+        }
+    }
+    assert_null(cfg.business_hours);
+    assert_int_equal(cfg.sla_warn_percent, 75);
+    hark_score_cfg_cleanup(&cfg);
+    hark_json_doc_free(doc);
+    hark_diag_cleanup(&diag);
+}
+
 static void test_hark_score_cfg_parse__not_an_object(void **state)
 {
     (void)state;
@@ -414,6 +529,8 @@ int main(void)
         cmocka_unit_test(test_hark_score_cfg_parse__unknown_key_has_position),
         cmocka_unit_test(test_hark_score_cfg_parse__bad_values),
         cmocka_unit_test(test_hark_score_cfg_parse__not_an_object),
+        cmocka_unit_test(test_hark_score_item__business_hours_sla),
+        cmocka_unit_test(test_hark_score_cfg_parse__business_hours_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

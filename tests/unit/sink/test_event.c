@@ -69,6 +69,7 @@ static struct hark_item *make_item(void)
     hark_item_add_reason(item, "customer_value", 20, "tier gold");
     item->route_queue = hark_xstrdup("care");
     item->sla_due_ms = T_EMIT + 3600000;
+    item->sla_warn_ms = T_EMIT + 2700000;
     return item;
 }
 
@@ -223,6 +224,7 @@ static void test_hark_event_build__fields_and_order(void **state)
     yajl_val route = get(ev, "route");
     assert_str(get(route, "queue"), "care");
     assert_str(get(route, "sla_due"), "2026-11-01T13:00:00.123Z");
+    assert_str(get(route, "sla_warn_at"), "2026-11-01T12:45:00.123Z");
 
     yajl_tree_free(ev);
     free(text);
@@ -402,16 +404,16 @@ static void test_hark_event_gen_parts__inside_callers_map(void **state)
 {
     (void)state;
     struct hark_item *item = make_item();
-    yajl_gen gen = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(gen);
-    hark_gen_key(gen, "line");
-    hark_gen_int(gen, 7);
-    hark_event_gen_parts(gen, item);
-    assert_int_equal(yajl_gen_map_close(gen), yajl_gen_status_ok);
-    const unsigned char *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(yajl_gen_get_buf(gen, &buf, &len), yajl_gen_status_ok);
-    char *text = hark_xstrndup((const char *)buf, len);
+    struct hark_buf out;
+    struct hark_jw jw;
+    hark_buf_init(&out, 0);
+    hark_jw_init(&jw, &out);
+    hark_jw_map_open(&jw);
+    hark_jw_kv_int(&jw, "line", 7);
+    hark_event_gen_parts(&jw, item);
+    hark_jw_map_close(&jw);
+    assert_int_equal(jw.depth, 0);
+    char *text = hark_buf_take(&out);
     yajl_val v = parse(text);
     static const char *const keys[] = {
         "line",         "post",     "matches",   "tags",
@@ -421,7 +423,6 @@ static void test_hark_event_gen_parts__inside_callers_map(void **state)
     assert_keys(v, keys, sizeof(keys) / sizeof(keys[0]));
     yajl_tree_free(v);
     free(text);
-    yajl_gen_free(gen);
     hark_item_free(item);
 }
 
