@@ -299,7 +299,13 @@ def test_sink_down_holds_the_cursor_and_shutdown_still_ends():
         # Kafka is unreachable: nothing can be acknowledged.
         cfg = setup(tmp, replay.url, "127.0.0.1:1")
         hark = H.Hark(["run", "-c", cfg], cwd=tmp)
-        H.wait_for(lambda: len(replay.requests()) > 0, 30, "a first fetch")
+        # The file sink takes the posts while Kafka cannot: once they are
+        # there, they are in flight (a first request alone is not enough:
+        # SIGTERM could come before its response).
+        posts = os.path.join(tmp, "out", "hark.posts.ndjson")
+        H.wait_for(lambda: os.path.exists(posts) and
+                   os.path.getsize(posts) > 0, 30,
+                   "the first page handed to the sinks")
         t0 = time.monotonic()
         res = hark.stop(timeout_s=H.scaled(90))
         took = time.monotonic() - t0
