@@ -19,7 +19,10 @@
  * the id); `order` ("newest_first", the default, or "oldest_first");
  * `limit_param` (gets page_limit); `headers_env` {"Header": "ENV_VAR"}
  * (sent with every request; values read from the environment each time,
- * never logged); `platform` (default "json"); `max_pages` (default 50).
+ * never logged); `params_env` {"api_key": "ENV_VAR"} (the same for APIs
+ * that take a key only in the query: added to the URL curl fetches, never
+ * to the one logged); `platform` (default "json"); `max_pages` (default
+ * 50).
  *
  * The mark (committed cursor) is the newest item seen:
  *   "t:<RFC 3339>|<id>" when fields.created_at is mapped (and no
@@ -99,6 +102,8 @@ struct json_src {
     int max_pages;
     struct header_env *headers;
     size_t n_headers;
+    struct header_env *params; /* params_env: secret query parameters */
+    size_t n_params;
     /* from the last build_url: one request in flight per source */
     char *mark;
     char *token;
@@ -112,6 +117,7 @@ static const struct hark_cfgmap json_cfgmap[] = {
     {"cursor", HARK_JSON_OBJECT, false, NULL},
     {"order", HARK_JSON_STRING, false, NULL},
     {"headers_env", HARK_JSON_OBJECT, false, NULL},
+    {"params_env", HARK_JSON_OBJECT, false, NULL},
     {"limit_param", HARK_JSON_STRING, false, NULL},
     {"platform", HARK_JSON_STRING, false, NULL},
     {"max_pages", HARK_JSON_INTEGER, false, NULL},
@@ -143,6 +149,11 @@ static void json_free(void *state)
         free(j->headers[i].env);
     }
     free(j->headers);
+    for (size_t i = 0; i < j->n_params; i++) {
+        free(j->params[i].name);
+        free(j->params[i].env);
+    }
+    free(j->params);
     free(j->mark);
     free(j->token);
     free(j);
@@ -330,10 +341,16 @@ static bool is_env_name(const char *s)
     return true;
 }
 
-static void read_headers(struct ctx *c,
-                         const struct hark_json *obj,
-                         struct json_src *j)
+/*
+ * headers_env ({"Header": "ENV_VAR"}) or params_env ({"param": "ENV_VAR"}):
+ * names checked (an HTTP token; a query parameter needs no more than not
+ * being empty), values the NAMES of variables, kept in *out.
+ */
+static void read_env_map(struct ctx *c, const struct hark_json *obj,
+                         bool is_header, struct header_env **out,
+                         size_t *n_out)
 {
+    const char *key = is_header ? "headers_env" : "params_env";
     if (!obj) {
         return;
     }
@@ -341,27 +358,28 @@ static void read_headers(struct ctx *c,
         c->is_ok = false; /* reported by the cfgmap check */
         return;
     }
-    if (j) {
-        j->headers = hark_xcalloc(obj->n ? obj->n : 1, sizeof(*j->headers));
-    }
+    *out = hark_xcalloc(obj->n ? obj->n : 1, sizeof(**out));
     for (size_t i = 0; i < obj->n; i++) {
         const char *name = obj->keys[i];
         const struct hark_json *v = obj->items[i];
         bool is_name = *name != '\0';
-        for (const char *p = name; *p; p++) {
+        for (const char *p = name; is_header && *p; p++) {
             is_name = is_name && is_token_char((unsigned char)*p);
         }
         if (!is_name) {
             hark_json_error(c->doc, c->diag, obj->key_offsets[i],
-                            "\"%s\" is not an HTTP header name", name);
+                            is_header ? "\"%s\" is not an HTTP header name"
+                                      : "\"%s\" is not a query parameter name",
+                            name);
             c->is_ok = false;
             continue;
         }
         if (v->type != HARK_JSON_STRING || !is_env_name(v->s)) {
             hark_json_error(c->doc, c->diag, v->offset,
-                            "headers_env maps a header to the NAME of an "
-                            "environment variable (like \"ACME_API_KEY\"), "
-                            "never to the secret itself");
+                            "%s maps a %s to the NAME of an environment "
+                            "variable (like \"ACME_API_KEY\"), never to the "
+                            "secret itself",
+                            key, is_header ? "header" : "query parameter");
             c->is_ok = false;
             continue;
         }
@@ -372,11 +390,9 @@ static void read_headers(struct ctx *c,
                               "will fail until it is",
                               v->s);
         }
-        if (j) {
-            j->headers[j->n_headers].name = hark_xstrdup(name);
-            j->headers[j->n_headers].env = hark_xstrdup(v->s);
-            j->n_headers++;
-        }
+        (*out)[*n_out].name = hark_xstrdup(name);
+        (*out)[*n_out].env = hark_xstrdup(v->s);
+        (*n_out)++;
     }
 }
 
@@ -453,7 +469,10 @@ static hark_err_t json_init(const struct hark_source_cfg *cfg,
     }
     read_fields(&c, hark_json_get(obj, "fields"), j);
     read_cursor(&c, hark_json_get(obj, "cursor"), j);
-    read_headers(&c, hark_json_get(obj, "headers_env"), j);
+    read_env_map(&c, hark_json_get(obj, "headers_env"), true, &j->headers,
+                 &j->n_headers);
+    read_env_map(&c, hark_json_get(obj, "params_env"), false, &j->params,
+                 &j->n_params);
 
     const struct hark_json *order = hark_json_get(obj, "order");
     if (order && order->type == HARK_JSON_STRING) {
@@ -701,6 +720,40 @@ static hark_err_t json_request_headers(void *state,
         hark_strv_add(headers, h, strlen(h));
         memset(h, 0, strlen(h)); /* a secret: do not leave it in the heap */
         free(h);
+    }
+    return HARK_OK;
+}
+
+/* params_env: "name=value&..." from the environment, URL-encoded. */
+static hark_err_t json_request_query(void *state, struct hark_buf *query,
+                                     char *errbuf, size_t errbuf_len)
+{
+    struct json_src *j = state;
+    for (size_t i = 0; i < j->n_params; i++) {
+        const char *v = getenv(j->params[i].env);
+        if (!v || !*v) {
+            snprintf(errbuf, errbuf_len,
+                     "environment variable %s (query parameter %s) is not "
+                     "set",
+                     j->params[i].env, j->params[i].name);
+            return HARK_EINVAL;
+        }
+        hark_err_t err = i > 0 ? hark_buf_addc(query, '&') : HARK_OK;
+        if (err == HARK_OK) {
+            err = hark_url_encode(query, j->params[i].name,
+                                  strlen(j->params[i].name));
+        }
+        if (err == HARK_OK) {
+            err = hark_buf_addc(query, '=');
+        }
+        if (err == HARK_OK) {
+            err = hark_url_encode(query, v, strlen(v));
+        }
+        if (err != HARK_OK) {
+            snprintf(errbuf, errbuf_len, "query parameter %s: %s",
+                     j->params[i].name, hark_err_str(err));
+            return err;
+        }
     }
     return HARK_OK;
 }
@@ -1027,4 +1080,5 @@ const struct hark_source_ops hark_src_json = {
     .parse = json_parse,
     .free_state = json_free,
     .request_headers = json_request_headers,
+    .request_query = json_request_query,
 };

@@ -180,22 +180,65 @@ static hark_err_t build_headers(struct src *s, bool is_stream, char *errbuf,
     return HARK_OK;
 }
 
+/*
+ * The URL curl fetches: `url` with the adapter's secret query parameters
+ * (request_query), if any. The caller wipes and frees it once curl has its
+ * copy. NULL on error (errbuf says why).
+ */
+static char *fetch_url(const struct src *s, const char *url, char *errbuf,
+                       size_t errbuf_len)
+{
+    const struct hark_source_ops *ops = s->def->ops;
+    struct hark_buf q;
+    hark_buf_init(&q, 0);
+    if (ops->request_query &&
+        ops->request_query(s->def->state, &q, errbuf, errbuf_len) != HARK_OK) {
+        if (q.ptr) {
+            memset(q.ptr, 0, q.len);
+        }
+        hark_buf_cleanup(&q);
+        return NULL;
+    }
+    char *full = q.len == 0 ? hark_xstrdup(url)
+                            : hark_xasprintf("%s%c%s", url,
+                                             strchr(url, '?') ? '&' : '?',
+                                             q.ptr);
+    if (q.ptr) {
+        memset(q.ptr, 0, q.len);
+    }
+    hark_buf_cleanup(&q);
+    return full;
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
 void hark_eng_start_transfer(struct hark_ingest *ing, uint32_t idx,
                            char *url, bool is_stream)
 {
     struct src *s = &ing->srcs[idx];
     char errbuf[256] = "";
     free(s->url);
-    s->url = url;
-    if (build_headers(s, is_stream, errbuf, sizeof(errbuf)) != HARK_OK) {
-        HARK_LOG_ERROR(s->component, "cannot build request headers: %s",
-                       errbuf);
+    /* What logs, the DLQ and parse() see: never a secret. */
+    s->url = hark_url_redacted(url);
+    char *full = fetch_url(s, url, errbuf, sizeof(errbuf));
+    free(url);
+    if (!full || build_headers(s, is_stream, errbuf, sizeof(errbuf)) !=
+                     HARK_OK) {
+        HARK_LOG_ERROR(s->component, "cannot build the request: %s", errbuf);
+        wipe_free(full);
         hark_eng_back_off(ing, s);
         return;
     }
     s->is_streaming = is_stream;
     curl_easy_reset(s->easy);
-    curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
+    curl_easy_setopt(s->easy, CURLOPT_URL, full); /* curl keeps a copy */
+    wipe_free(full);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
@@ -260,7 +303,7 @@ void hark_eng_start_token(struct hark_ingest *ing, uint32_t idx)
         return;
     }
     free(s->url);
-    s->url = hark_buf_take(&url);
+    s->url = hark_url_redacted(url.ptr);
     curl_slist_free_all(s->req_headers);
     s->req_headers = curl_slist_append(NULL, "Accept: application/json");
     for (size_t i = 0; i < hv.n; i++) {
@@ -269,7 +312,8 @@ void hark_eng_start_token(struct hark_ingest *ing, uint32_t idx)
     }
     hark_strv_cleanup(&hv);
     curl_easy_reset(s->easy);
-    curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
+    curl_easy_setopt(s->easy, CURLOPT_URL, url.ptr);
+    hark_buf_cleanup(&url);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)body.len);

@@ -1,6 +1,7 @@
 /*
  * url: the little URL work adapters need: the Link header (RFC 8288),
- * query parameters and percent-encoding. No allocation survives a call
+ * query parameters, percent-encoding, and URLs made fit for logs (parsed
+ * with libcurl's URL API). No allocation survives a call
  * except the returned strings.
  *
  * Link header grammar, as far as we read it:
@@ -14,8 +15,11 @@
  */
 #include "hark/source.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "source_int.h"
 
@@ -294,4 +298,90 @@ hark_err_t hark_url_encode(struct hark_buf *buf, const char *s, size_t len)
         }
     }
     return HARK_OK;
+}
+
+/* Query parameter names whose values are secrets (compared without case). */
+static bool is_secret_name(const char *name, size_t len)
+{
+    static const char *const names[] = {
+        "api_key", "apikey", "api-key", "key", "token", "access_token",
+        "secret", "client_secret", "password", "sig", "signature", "auth",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (eq_nocase(name, len, names[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The query with secret values replaced, into `out`; false when nothing
+ * had to change.
+ */
+static bool redact_query(const char *q, struct hark_buf *out)
+{
+    bool is_changed = false;
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        const char *stop = amp ? amp : q + strlen(q);
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        if (eq && is_secret_name(q, (size_t)(eq - q))) {
+            (void)hark_buf_add(out, q, (size_t)(eq - q) + 1);
+            (void)hark_buf_add(out, "REDACTED", 8);
+            is_changed = true;
+        } else {
+            (void)hark_buf_add(out, q, (size_t)(stop - q));
+        }
+        if (amp) {
+            (void)hark_buf_addc(out, '&');
+        }
+        q = amp ? amp + 1 : stop;
+    }
+    return is_changed;
+}
+
+char *hark_url_redacted(const char *url)
+{
+    if (!url) {
+        return NULL;
+    }
+    CURLU *h = curl_url();
+    char *out = NULL;
+    if (!h || curl_url_set(h, CURLUPART_URL, url,
+                           CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        /* Not a URL curl can read: keep what precedes the query. */
+        const char *q = strchr(url, '?');
+        out = q ? hark_xasprintf("%.*s?REDACTED", (int)(q - url), url)
+                : hark_xstrdup(url);
+        curl_url_cleanup(h);
+        return out;
+    }
+    bool is_changed = false;
+    char *part = NULL;
+    if (curl_url_get(h, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK) {
+        curl_free(part);
+        part = NULL;
+        is_changed = curl_url_set(h, CURLUPART_PASSWORD, "REDACTED", 0) ==
+                     CURLUE_OK;
+    }
+    if (curl_url_get(h, CURLUPART_QUERY, &part, 0) == CURLUE_OK) {
+        struct hark_buf q;
+        hark_buf_init(&q, 0);
+        if (redact_query(part, &q) &&
+            curl_url_set(h, CURLUPART_QUERY, q.ptr, 0) == CURLUE_OK) {
+            is_changed = true;
+        }
+        hark_buf_cleanup(&q);
+        curl_free(part);
+        part = NULL;
+    }
+    if (is_changed && curl_url_get(h, CURLUPART_URL, &part, 0) == CURLUE_OK) {
+        out = hark_xstrdup(part);
+        curl_free(part);
+    } else {
+        out = hark_xstrdup(url);
+    }
+    curl_url_cleanup(h);
+    return out;
 }

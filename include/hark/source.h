@@ -159,6 +159,17 @@ struct hark_source_ops {
                               int64_t now_ms, char *errbuf,
                               size_t errbuf_len);
     void (*token_invalidate)(void *state);
+    /*
+     * Optional (NULL: none). Secret query parameters for the request whose
+     * URL build_url (or stream_url) just built, for APIs that take a key
+     * only in the query (`?api_key=`): appends "name=value" pairs, already
+     * URL-encoded and joined by '&', to `query` (which starts empty). The
+     * engine adds them to the URL it gives curl, never to the one it logs,
+     * reports to the DLQ or passes to parse (resp->url). Errors as
+     * request_headers.
+     */
+    hark_err_t (*request_query)(void *state, struct hark_buf *query,
+                                char *errbuf, size_t errbuf_len);
 };
 
 /* NULL when no adapter has that type. */
@@ -186,5 +197,14 @@ char *hark_html_to_text(const char *html, size_t len, unsigned *n_repaired);
 char *hark_link_find(const char *link_header, const char *rel);
 /* The value of query parameter `name` in `url`, decoded; or NULL. */
 char *hark_url_param(const char *url, const char *name);
+/*
+ * A copy of `url` fit for logs (caller frees): a password in the userinfo
+ * and the values of query parameters whose names say they hold a secret
+ * (api_key, apikey, api-key, key, token, access_token, secret,
+ * client_secret, password, sig, signature, auth: any case) are replaced
+ * by "REDACTED". A URL curl cannot parse is copied with everything after
+ * '?' replaced.
+ */
+char *hark_url_redacted(const char *url);
 
 #endif /* HARK_SOURCE_H */

@@ -313,9 +313,36 @@ def test_json_headers_env_sends_the_secret_and_never_writes_it():
               "the other sources were not held up")
 
 
+def test_json_params_env_puts_the_key_in_the_query_and_never_writes_it():
+    secret = "qk-e2e-77d1"
+    with H.ReplayServer() as replay, H.temp_dir() as tmp:
+        cfg = setup(tmp, replay.url,
+                    {"params_env": {"api_key": "HARK_E2E_Q_KEY"}})
+        want_x = [t["id"] for t in all_tweets(replay, "the")]
+        control(replay, "/_control/json/require?param=api_key&value=" +
+                secret)
+        res = H.run_hark(["run", "-c", cfg, "--once"], timeout=90,
+                         env={"HARK_E2E_Q_KEY": secret,
+                              "HARK_LOG_LEVEL": "debug"})
+        check(res.returncode == 0, "hark run with the key in the query", res)
+        check_once([p["id"] for p in by_source(read_posts(tmp), "x-search")],
+                   want_x, "x-search behind the query key")
+        check(any("api_key=" in str(r.get("query")) for r in
+                  requests_of(replay, X_SEARCH)),
+              "the key went out in the query")
+        gets = [l for l in res.stderr.splitlines()
+                if " GET " in l and X_SEARCH in l]
+        check(gets and not any("api_key" in l for l in gets),
+              "debug logs show each request without its secret parameter",
+              res)
+        check(secret not in everything_written(tmp, res),
+              "the key appears in no log line, event or state file")
+
+
 if __name__ == "__main__":
     H.main([
         test_once_delivers_every_post_then_nothing_again,
         test_new_posts_are_caught_up_by_walking_back,
         test_json_headers_env_sends_the_secret_and_never_writes_it,
+        test_json_params_env_puts_the_key_in_the_query_and_never_writes_it,
     ])

@@ -19,7 +19,9 @@ seconds), 450 requests per 900 s.
 Control (POST): /_control/json/visible?n=N shows only the N oldest
 tweets, /_control/json/release?n=N shows N more,
 /_control/json/require?header=NAME&value=V makes every request without
-that exact header answer 401 (value "" turns it off);
+that exact header answer 401 (value "" turns it off), and
+/_control/json/require?param=NAME&value=V the same for a query parameter
+(an API key in the URL, as some APIs take it);
 GET /_control/json/state. Standard library only.
 """
 
@@ -63,6 +65,7 @@ class X:
         self.window_end = 0.0
         self.n_used = 0
         self.required = None  # (header name, value)
+        self.required_param = None  # (query parameter, value)
 
     def state_locked(self):
         return {"visible": self.n_visible, "total": len(self.tweets),
@@ -82,9 +85,12 @@ class X:
             self.n_visible = min(len(self.tweets), self.n_visible + n)
             return self.state_locked()
 
-    def require(self, header, value):
+    def require(self, header, value, param=""):
         with self.lock:
-            self.required = (header, value) if header and value else None
+            if param:
+                self.required_param = (param, value) if value else None
+            else:
+                self.required = (header, value) if header and value else None
             return self.state_locked()
 
     def visible(self):
@@ -209,7 +215,8 @@ def control(handler, method, path, params):
         send_json(handler, 200, fake().release(int(params.get("n", "1"))))
     elif path == "/_control/json/require" and method == "POST":
         send_json(handler, 200, fake().require(params.get("header", ""),
-                                               params.get("value", "")))
+                                               params.get("value", ""),
+                                               params.get("param", "")))
     else:
         send_json(handler, 404, {"error": "no such control endpoint"})
 
@@ -233,11 +240,15 @@ def route(handler, method, path, query, params, qlist):
                   headers)
         return True
     need = fake().required
-    if need and handler.headers.get(need[0]) != need[1]:
+    need_param = fake().required_param
+    if (need and handler.headers.get(need[0]) != need[1]) or (
+            need_param and params.get(need_param[0]) != need_param[1]):
         send_json(handler, 401, {"title": "Unauthorized",
                                  "type": "about:blank", "status": 401,
                                  "detail": "Unauthorized"}, headers)
         return True
+    if need_param:
+        params = {k: v for k, v in params.items() if k != need_param[0]}
     if method != "GET":
         send_json(handler, 405, {"title": "Method Not Allowed",
                                  "status": 405}, headers)

@@ -490,6 +490,43 @@ static void test_request_headers__from_the_environment(void **state)
     src_cleanup(&src);
 }
 
+static void test_request_query__params_env(void **state)
+{
+    (void)state;
+    struct src src;
+    setenv("HARK_TEST_JSON_QKEY", "k&y=1 2", 1);
+    void *j = x_state(&src,
+                      ", \"params_env\": {\"api_key\": "
+                      "\"HARK_TEST_JSON_QKEY\", \"x\": "
+                      "\"HARK_TEST_JSON_QX\"}",
+                      1);
+    char errbuf[256];
+    struct hark_buf q;
+    hark_buf_init(&q, 0);
+    unsetenv("HARK_TEST_JSON_QX");
+    assert_int_equal(ops->request_query(j, &q, errbuf, sizeof(errbuf)),
+                     HARK_EINVAL);
+    assert_string_equal(errbuf, "environment variable HARK_TEST_JSON_QX "
+                                "(query parameter x) is not set");
+    hark_buf_reset(&q);
+    setenv("HARK_TEST_JSON_QX", "v", 1);
+    assert_int_equal(ops->request_query(j, &q, errbuf, sizeof(errbuf)),
+                     HARK_OK);
+    /* encoded, so a value cannot add parameters of its own */
+    assert_string_equal(q.ptr, "api_key=k%26y%3D1%202&x=v");
+
+    /* build_url never carries them: they are not in what gets logged */
+    struct hark_buf url;
+    hark_buf_init(&url, 0);
+    assert_int_equal(ops->build_url(j, NULL, NULL, 0, &url), HARK_OK);
+    assert_null(strstr(url.ptr, "api_key"));
+    hark_buf_cleanup(&url);
+    hark_buf_cleanup(&q);
+    unsetenv("HARK_TEST_JSON_QKEY");
+    unsetenv("HARK_TEST_JSON_QX");
+    src_cleanup(&src);
+}
+
 static void test_init__unset_header_variable_is_a_warning(void **state)
 {
     (void)state;
@@ -567,6 +604,9 @@ static void test_init__errors_with_positions(void **state)
     expect_init_error("{\"items\": \"\", " F ", \"headers_env\": "
                       "{\"X-Key\": \"sk-live-123\"}}",
                       "never to the secret itself", 1, 82);
+    expect_init_error("{\"items\": \"\", " F ", \"params_env\": "
+                      "{\"api_key\": \"sk-live-123\"}}",
+                      "params_env maps a query parameter to the NAME", 1, 83);
     expect_init_error("{\"items\": \"\", " F ", \"headers_env\": "
                       "{\"X Key\": \"K\"}}",
                       "\"X Key\" is not an HTTP header name", 1, 73);
@@ -624,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_parse__oldest_first_forward),
         cmocka_unit_test(test_parse__unordered_ids_stop_at_the_mark),
         cmocka_unit_test(test_request_headers__from_the_environment),
+        cmocka_unit_test(test_request_query__params_env),
         cmocka_unit_test(test_init__unset_header_variable_is_a_warning),
         cmocka_unit_test(test_init__errors_with_positions),
         cmocka_unit_test(test_init__quiet_on_cfgmap_errors),

@@ -143,6 +143,37 @@ static void test_hark_url_encode__reserved_and_utf8(void **state)
     hark_buf_cleanup(&buf);
 }
 
+static void expect_redacted(const char *url, const char *want)
+{
+    char *got = hark_url_redacted(url);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_hark_url_redacted__secrets_only(void **state)
+{
+    (void)state;
+    /* nothing secret: the very same bytes */
+    expect_redacted("https://mastodon.social/api/v1/timelines/tag/acme?"
+                    "limit=40&min_id=1",
+                    "https://mastodon.social/api/v1/timelines/tag/acme?"
+                    "limit=40&min_id=1");
+    expect_redacted("http://127.0.0.1:8765/x", "http://127.0.0.1:8765/x");
+    expect_redacted("https://newsapi.example/v2/everything?q=acme&"
+                    "apiKey=abc123&page=2",
+                    "https://newsapi.example/v2/everything?q=acme&"
+                    "apiKey=REDACTED&page=2");
+    expect_redacted("https://api.example/s?API-KEY=1&token=2&sig=3&keys=4",
+                    "https://api.example/s?API-KEY=REDACTED&token=REDACTED&"
+                    "sig=REDACTED&keys=4");
+    expect_redacted("https://user:pa55@api.example/s?q=1",
+                    "https://user:REDACTED@api.example/s?q=1");
+    char *odd = hark_url_redacted("not a url?access_token=zz");
+    assert_null(strstr(odd, "zz"));
+    free(odd);
+    assert_null(hark_url_redacted(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_hark_url_param__values),
         cmocka_unit_test(test_hark_url_param__edge_cases),
         cmocka_unit_test(test_hark_url_encode__reserved_and_utf8),
+        cmocka_unit_test(test_hark_url_redacted__secrets_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
