@@ -27,6 +27,7 @@
 #include "hark/ingest.h"
 #include "hark/log.h"
 #include "hark/queue.h"
+#include "hark/reorder.h"
 #include "hark/sink.h"
 
 #define MAX_SINKS 4
@@ -86,6 +87,8 @@ struct hark_pipeline {
     struct hark_signal_list sigs;
     int64_t next_commit_ms;
     int64_t next_tick_ms;
+    uint64_t next_arrival;    /* ingest thread: numbers the posts */
+    struct hark_reorder order; /* emit thread: back in that order */
     /* acks wait until the state they changed is committed (emit thread) */
     struct ack_rec *acks;
     size_t n_acks, cap_acks;
@@ -144,9 +147,15 @@ const char *hark_pipeline_rules_version(struct hark_pipeline *p)
 
 /* ---- ingest side ---- */
 
+/*
+ * Posts are numbered here, in the order ingest gives them (each source's
+ * pages in platform order); workers finish out of order, and the emit
+ * thread puts them back in this order before any state sees them.
+ */
 static hark_err_t on_emit(void *opaque, struct hark_item *item)
 {
     struct hark_pipeline *p = opaque;
+    item->arrival = p->next_arrival++;
     return hark_queue_push(p->work_q, item, -1);
 }
 
@@ -613,16 +622,27 @@ static void *emit_main(void *arg)
         if (err == HARK_OK) {
             struct emit_job *job = v;
             if (job->item) {
-                emit_item(p, job->item);
+                hark_reorder_push(&p->order, job->item->arrival, job);
+                while ((job = hark_reorder_pop(&p->order)) != NULL) {
+                    emit_item(p, job->item);
+                    free(job);
+                }
             } else {
                 produce_dlq_record(p, job->dlq_payload, job->dlq_len);
                 free(job->dlq_payload);
+                free(job);
             }
-            free(job);
             poll_sinks(p, 0);
         } else {
             poll_sinks(p, 5);
         }
+    }
+    /* Closing: a post dropped on its way (a full queue that closed) holds
+     * back the ones after it; they are finished now, in order. */
+    struct emit_job *job;
+    while ((job = hark_reorder_take(&p->order)) != NULL) {
+        emit_item(p, job->item);
+        free(job);
     }
     for (size_t i = 0; i < p->n_sinks; i++) {
         if (p->sinks[i].ops->flush(p->sinks[i].state, 10000) != HARK_OK) {
@@ -719,6 +739,7 @@ hark_err_t hark_pipeline_new(struct hark_snapshot *snap, bool is_once,
     size_t cap = cfg->max_in_flight + 4096;
     p->work_q = hark_queue_new(cap);
     p->emit_q = hark_queue_new(cap);
+    hark_reorder_init(&p->order, 0);
     if (hark_mkdirs(cfg->state_dir) != HARK_OK ||
         hark_relation_open(cfg->state_dir, &cfg->relation, &cfg->score, diag,
                            &p->rel) != HARK_OK ||
@@ -854,6 +875,12 @@ void hark_pipeline_free(struct hark_pipeline *p)
         free(job->dlq_payload);
         free(job);
     }
+    struct emit_job *parked;
+    while ((parked = hark_reorder_take(&p->order)) != NULL) {
+        hark_item_free(parked->item);
+        free(parked);
+    }
+    hark_reorder_cleanup(&p->order);
     hark_queue_free(p->work_q);
     hark_queue_free(p->emit_q);
     hark_relation_free(p->rel);

@@ -106,6 +106,9 @@ struct hark_item {
     /* Delivery bookkeeping, set by ingest and read back from acks. */
     uint32_t src_index;
     uint64_t seq;
+    /* Numbered by the pipeline as ingest hands the post over; the emit
+     * stage handles posts in this order (core/reorder.c). */
+    uint64_t arrival;
 
     /* filters/ */
     struct hark_match *matches;
