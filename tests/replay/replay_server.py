@@ -10,6 +10,10 @@ faults.  Standard library only.  See tests/replay/README.md.
     python3 tests/replay/replay_server.py --port 0 [--initial N]
         [--rate-limit N] [--window-s S] [--watch-stdin]
 
+Tests that need statuses the recordings lack (a brand's reply, a customer's
+follow-up) POST them to /_control/inject: they join the instance as the
+newest statuses, as if just posted.
+
 Prints exactly one line "READY http://127.0.0.1:PORT" on stdout once it is
 listening, logs one line per request on stderr and exits 0 on SIGTERM or
 SIGINT (or on stdin EOF with --watch-stdin).
@@ -164,6 +168,30 @@ class Instance:
             self.n_visible = min(len(self.statuses), self.n_visible + n)
             return self.n_visible
 
+    def inject(self, statuses, hidden):
+        """Appends `statuses` (validated dicts) as the newest statuses.
+        Visible at once unless `hidden`; then /_control/release shows them.
+        Returns (visible, total), or raises PageError and changes nothing."""
+        with self.lock:
+            newest = int(self.statuses[-1]["id"]) if self.statuses else 0
+            fresh = sorted(statuses, key=lambda st: int(st["id"]))
+            for st in fresh:
+                if int(st["id"]) <= newest:
+                    raise PageError(400, "status id %s is not newer than %d "
+                                    "(ids must be unique and increase, as "
+                                    "new posts' ids do)" % (st["id"],
+                                                            newest))
+                newest = int(st["id"])
+            if not hidden and self.n_visible < len(self.statuses):
+                raise PageError(409, "%d statuses are still hidden; inject "
+                                "with hidden=1 and release them in order"
+                                % (len(self.statuses) - self.n_visible))
+            self.statuses.extend(fresh)
+            self.account_ids.update(st["account"]["id"] for st in fresh)
+            if not hidden:
+                self.n_visible = len(self.statuses)
+            return self.n_visible, len(self.statuses)
+
     def charge(self):
         """Counts one request against the window. Returns (allowed,
         remaining, reset_ts)."""
@@ -280,6 +308,37 @@ def account_filter(account_id, params):
     return keep
 
 
+def parse_injected(body):
+    """The statuses of a /_control/inject body: one status object or an
+    array of them, each with a numeric string id, an account with an id and
+    a created_at. Raises PageError(400) on anything else."""
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise PageError(400, "the body is not JSON: %s" % e)
+    items = doc if isinstance(doc, list) else [doc]
+    if not items:
+        raise PageError(400, "no statuses in the body")
+    seen = set()
+    for st in items:
+        if not isinstance(st, dict):
+            raise PageError(400, "a status must be a JSON object")
+        sid = st.get("id")
+        if not isinstance(sid, str) or not sid.isdigit():
+            raise PageError(400, "a status needs a numeric string \"id\", "
+                            "got %r" % (sid,))
+        if sid in seen:
+            raise PageError(400, "status id %s appears twice" % sid)
+        seen.add(sid)
+        acct = st.get("account")
+        if not isinstance(acct, dict) or not isinstance(acct.get("id"), str):
+            raise PageError(400, "status %s needs an \"account\" with a "
+                            "string \"id\"" % sid)
+        if not isinstance(st.get("created_at"), str):
+            raise PageError(400, "status %s needs a \"created_at\"" % sid)
+    return items
+
+
 def pagination_id(params, name):
     value = params.get(name)
     if value is None or value == "":
@@ -357,9 +416,10 @@ class Handler(BaseHTTPRequestHandler):
                 ("X-RateLimit-Reset", iso_utc(reset_ts))]
 
     def drain_request_body(self):
+        """Reads the request body (kept as self.body for control requests
+        that take one)."""
         n = int(self.headers.get("Content-Length") or 0)
-        if n > 0:
-            self.rfile.read(n)
+        self.body = self.rfile.read(n) if n > 0 else b""
 
     # -- dispatch ---------------------------------------------------------
 
@@ -413,6 +473,16 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/clear_requests" and method == "POST":
             inst.clear_requests()
             self.send_json(200, {"requests": []})
+        elif path == "/_control/inject" and method == "POST":
+            try:
+                statuses = parse_injected(getattr(self, "body", b""))
+                visible, total = inst.inject(statuses,
+                                             truthy(params.get("hidden")))
+            except PageError as e:
+                self.send_json(e.code, {"error": e.message})
+                return
+            self.send_json(200, {"visible": visible, "total": total,
+                                 "ids": [st["id"] for st in statuses]})
         else:
             self.send_json(404, {"error": "no such control endpoint"})
 
