@@ -9,16 +9,13 @@
  * posts, every author with mean >= 0.3 writes one post at -0.7 +- 0.1 (a
  * happy customer turning sharply negative).
  *
- * Not part of the CMake build (a measurement, not a test). Build against
- * an unsanitized build of the libraries:
+ * A measurement, not a test: not built by default. Build it in an
+ * unsanitized build:
  *
  *   cmake -S . -B /tmp/build-bench -DCMAKE_BUILD_TYPE=Release
- *   cmake --build /tmp/build-bench --target hark_enrich hark_core
- *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -I. \
- *      bench/churn_false_alarms.c /tmp/build-bench/libhark_enrich.a \
- *      /tmp/build-bench/libhark_core.a -lsqlite3 -lyajl -lcsv -lm \
- *      -lpthread -o /tmp/churn_false_alarms
- *   /tmp/churn_false_alarms [authors posts k alpha min_posts commit_every]
+ *   cmake --build /tmp/build-bench --target hark_bench_churn
+ *   /tmp/build-bench/hark_bench_churn [authors posts k alpha min_posts
+ *                                      commit_every]
  */
 #include <inttypes.h>
 #include <math.h>
