@@ -1,7 +1,9 @@
 /*
  * customers_int: the customer directory's private layout, shared by
- * enrich/customers.c (loading the files, the records) and
- * enrich/identity.c (identity strings, the hash tables, the join).
+ * enrich/customers_load.c (reading CSV and NDJSON, checking rows, reporting
+ * bad ones), enrich/customers_store.c (the arena, writing and decoding
+ * blocks, the directory's life) and enrich/identity.c (identity strings,
+ * the hash tables, the join).
  *
  * Layout (10M customers with three identities each in ~1.3 GiB; no
  * allocation per customer, no pointer anywhere):
@@ -243,5 +245,54 @@ hark_cust_ident_owner(const struct hark_customers *dir, uint32_t off);
 /* Memory for large tables and the arena (huge pages asked for). */
 void *hark_cust_map(size_t n);
 void hark_cust_unmap(void *p, size_t n);
+
+/* ---- the arena and blocks (customers_store.c) ----------------------- */
+
+#define HARK_CUST_N_COUNTS  4 /* referrals .. positive_mentions */
+#define HARK_CUST_ARENA_MAX UINT32_MAX /* offsets are 32-bit */
+
+/* A customer as the loader parsed it; the strings are borrowed. */
+struct hark_cust_rec {
+    struct hark_str id;
+    struct hark_str name;
+    struct hark_str tier;
+    struct hark_str segment;
+    double clv;
+    double revenue_12m;
+    uint32_t counts[HARK_CUST_N_COUNTS];
+};
+
+/*
+ * A new, empty directory whose arena maps `arena_cap` bytes (virtual
+ * memory: only pages written count). Owned by the caller
+ * (hark_customers_free).
+ */
+struct hark_customers *hark_cust_dir_new(size_t arena_cap);
+
+/*
+ * Room for `len` more bytes at the arena's end (not yet counted in
+ * arena_len), or NULL when the arena would pass 4 GiB. May move the arena.
+ */
+char *hark_cust_arena_room(struct hark_customers *dir, size_t len);
+
+/*
+ * Writes `rec`'s block with these identities (the caller checked that
+ * none is taken and none repeats), interning tier and segment in `pool` (a
+ * STRING table the caller owns), and adds the identities to dir->idents.
+ * Returns the arena offset of the block's customer_id, or 0 when the arena
+ * would pass 4 GiB (nothing counted then; interned strings may remain).
+ */
+uint32_t hark_cust_block_add(struct hark_customers *dir,
+                             struct hark_cust_table *pool,
+                             const struct hark_cust_rec *rec,
+                             const struct hark_cust_ident *idents,
+                             const uint64_t *ident_hashes,
+                             size_t n_idents);
+
+/* The customer_id of a block (NUL-terminated, in the arena). */
+const char *hark_cust_block_id(const struct hark_customer *cust);
+
+/* The load is over: gives back the arena's unused end, shrinks the index. */
+void hark_cust_dir_seal(struct hark_customers *dir);
 
 #endif /* HARK_ENRICH_CUSTOMERS_INT_H */

@@ -1,5 +1,5 @@
 /*
- * fuzz_customers_csv: the customer directory loader (enrich/customers.c)
+ * fuzz_customers_csv: the customer directory loader (enrich/customers_load.c)
  * through hark_customers_load() on a .csv file, with on_bad_row REJECT and
  * then SKIP: libcsv fed line by line (quoted fields across lines, a BOM,
  * ragged rows), the column map, numbers, the identities column, duplicate

@@ -1,4 +1,4 @@
-/* Tests for enrich/customers.c and enrich/identity.c. */
+/* Tests for enrich/customers_load.c, customers_store.c and identity.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -753,6 +753,100 @@ static void test_hark_customers_load__utf8_after_ascii_rows(void **state)
     hark_customers_free(dir);
 }
 
+/*
+ * A file large enough to be split on the reader thread, with problems
+ * found while parsing (a bad number) and while committing (a taken id or
+ * identity) close together: every one is reported, in the file's order,
+ * and the good rows around them are all there.
+ */
+static void test_hark_customers_load__problems_in_file_order(void **state)
+{
+    (void)state;
+    struct hark_buf buf;
+    hark_buf_init(&buf, 0);
+    assert_int_equal(hark_buf_printf(&buf, "customer_id,name,clv,identities\n"),
+                     HARK_OK);
+    for (int i = 0; i < 6000; i++) { /* row i is on line i + 2 */
+        const char *clv = i == 1001 || i == 4000 ? "many" : "12.5";
+        int id = i == 1000 || i == 4001 ? 7 : i;       /* c7 again */
+        int x = i == 1002 || i == 4002 ? 8 : i;        /* x:8 again */
+        assert_int_equal(
+            hark_buf_printf(&buf,
+                            "c%d,Customer number %d with a longer name,%s,"
+                            "x:%d;x:@user_%d\n",
+                            id, i, clv, x, i),
+            HARK_OK);
+    }
+    const char *path = write_tmp("order.csv", buf.ptr);
+    assert_true(buf.len > 256 * 1024);
+    hark_buf_cleanup(&buf);
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    struct hark_customers *dir = NULL;
+    assert_int_equal(
+        hark_customers_load(path, HARK_BAD_ROW_SKIP, &diag, &dir), HARK_OK);
+    assert_int_equal(diag.n_entries, 6);
+    assert_entry(&diag, 0, HARK_DIAG_WARNING, path, 1002,
+                 "duplicate customer_id \"c7\"; row skipped");
+    assert_entry(&diag, 1, HARK_DIAG_WARNING, path, 1003,
+                 "clv \"many\" is not a number; row skipped");
+    assert_entry(&diag, 2, HARK_DIAG_WARNING, path, 1004,
+                 "identity \"x:8\" of customer \"c1002\" is already claimed "
+                 "by customer \"c8\"; row skipped");
+    assert_entry(&diag, 3, HARK_DIAG_WARNING, path, 4002,
+                 "clv \"many\" is not a number; row skipped");
+    assert_entry(&diag, 4, HARK_DIAG_WARNING, path, 4003,
+                 "duplicate customer_id \"c7\"; row skipped");
+    assert_entry(&diag, 5, HARK_DIAG_WARNING, path, 4004,
+                 "identity \"x:8\" of customer \"c4002\" is already claimed "
+                 "by customer \"c8\"; row skipped");
+    assert_int_equal(hark_customers_count(dir), 6000 - 6);
+    assert_string_equal(find_id(dir, "x", "5999", NULL, NULL, NULL), "c5999");
+    assert_string_equal(find_id(dir, "x", NULL, "USER_4003", NULL, NULL),
+                        "c4003");
+    assert_null(find_id(dir, "x", NULL, "user_1002", NULL, NULL));
+    hark_diag_cleanup(&diag);
+    hark_customers_free(dir);
+}
+
+/*
+ * With REJECT, the load stops at HARK_DIAG_MAX errors even when they are
+ * found while committing, on the reader thread's path: nothing after the
+ * last one counted is read.
+ */
+static void test_hark_customers_load__error_cap_on_commits(void **state)
+{
+    (void)state;
+    struct hark_buf buf;
+    hark_buf_init(&buf, 0);
+    assert_int_equal(hark_buf_printf(&buf, "customer_id,name\n"), HARK_OK);
+    for (int i = 0; i < 8000; i++) {
+        /* from row 3000 on, every other row repeats c0 */
+        int id = i >= 3000 && i % 2 ? 0 : i;
+        assert_int_equal(
+            hark_buf_printf(&buf, "c%d,A name long enough to fill the file\n",
+                            id),
+            HARK_OK);
+    }
+    const char *path = write_tmp("cap2.csv", buf.ptr);
+    hark_buf_cleanup(&buf);
+    struct hark_diag diag;
+    hark_diag_init(&diag);
+    struct hark_customers *dir = NULL;
+    assert_int_equal(
+        hark_customers_load(path, HARK_BAD_ROW_REJECT, &diag, &dir),
+        HARK_EINVAL);
+    assert_null(dir);
+    assert_int_equal(diag.n_entries, HARK_DIAG_MAX);
+    assert_int_equal(diag.n_errors, HARK_DIAG_MAX);
+    /* row 3001 is on line 3003; the 50th duplicate is row 3099 */
+    assert_entry(&diag, 0, HARK_DIAG_ERROR, path, 3003,
+                 "duplicate customer_id \"c0\"");
+    assert_entry(&diag, HARK_DIAG_MAX - 1, HARK_DIAG_ERROR, path, 3101,
+                 "duplicate customer_id \"c0\"");
+    hark_diag_cleanup(&diag);
+}
+
 static void test_hark_customers_free__null(void **state)
 {
     (void)state;
@@ -804,6 +898,8 @@ int main(void)
         cmocka_unit_test(test_hark_customer_view_fill__values_kept_exactly),
         cmocka_unit_test(test_hark_customers_load__interned_and_long_fields),
         cmocka_unit_test(test_hark_customers_load__utf8_after_ascii_rows),
+        cmocka_unit_test(test_hark_customers_load__problems_in_file_order),
+        cmocka_unit_test(test_hark_customers_load__error_cap_on_commits),
         cmocka_unit_test(test_hark_customers_free__null),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_tmp);
