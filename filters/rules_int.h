@@ -1,6 +1,7 @@
 /*
  * rules_int: the compiled form of a rule set, shared by the loader
- * (filters/rules.c) and the matcher (filters/rules_match.c).
+ * (filters/rules.c and the rules_*.c files it is cut into) and the matcher
+ * (filters/rules_match.c); and, at the end, the loader's own state.
  *
  * A compiled set is immutable once hark_rules_load() returns; every worker
  * reads it without locks. PCRE2 codes are JIT-compiled at load, so they
@@ -202,5 +203,122 @@ struct hark_rules_pf_counters {
 
 const struct hark_rules_pf_counters *
 hark_rules_scratch_pf_counters(const struct hark_rules_scratch *scratch);
+
+/* ---- The loader: only the rules*.c files that build a set ---------- */
+
+/*
+ * hark_rules_load() is cut into files along its passes (see rules.c); they
+ * share the loader's state below while one load runs, on one thread. The
+ * matcher and the prefilter never see a loader.
+ */
+struct hark_buf;
+struct hark_diag;
+struct hark_json;
+struct hark_json_doc;
+struct hark_rules_loaded_file;
+
+/* A JSON value together with the document it came from. */
+struct hark_rules_located {
+    const struct hark_json_doc *doc;
+    const struct hark_json *v;
+    const char *name;  /* list / author list name, or NULL */
+    size_t key_offset; /* where the name is */
+};
+
+struct hark_rules_loader {
+    struct hark_diag *diag;
+    size_t n_errors_before;
+    bool has_eio;
+    uint64_t hash;
+
+    struct hark_rules_loaded_file *files;
+    size_t n_files;
+    size_t *stack; /* indices into files: the include chain */
+    size_t n_stack;
+
+    struct hark_rules_located *prules;
+    size_t n_prules;
+    struct hark_rules_located *lists;
+    size_t n_lists;
+    struct hark_rules_located *authors;
+    size_t n_authors;
+
+    struct hark_rules *rules; /* being built */
+
+    size_t *rule_src; /* per compiled rule: its index into prules */
+
+    size_t *id_slots; /* rule ids seen so far (see earlier_id) */
+    size_t id_cap;    /* a power of two, over twice the rules */
+};
+
+/* What compiling one rule's match tree needs (rules_cond.c, rules_text.c). */
+struct hark_rules_cctx {
+    struct hark_rules_loader *ld;
+    const struct hark_json_doc *doc;
+    const char *rule_id;
+};
+
+/* Arrays grow by one element: hark_xrealloc() to n + 1 elements. */
+void *hark_rules_grow(void *p, size_t n, size_t size);
+
+/* "file:line:column" of `offset` in `doc` into out[0..out_len). */
+void hark_rules_where(const struct hark_json_doc *doc,
+                      size_t offset,
+                      char *out,
+                      size_t out_len);
+
+/* Append `s`, or s[0..n) with ASCII lowercased, to the unbounded `b`. */
+void hark_rules_buf_puts(struct hark_buf *b, const char *s);
+void hark_rules_lower_into(struct hark_buf *b, const char *s, size_t n);
+
+/*
+ * Adds the strings of the JSON array `arr` (may be NULL) to `out` once
+ * each; anything else than a non-empty string is an error about `what`.
+ */
+void hark_rules_add_strings(struct hark_rules_loader *ld,
+                            const struct hark_json_doc *doc,
+                            const struct hark_json *arr,
+                            const char *what,
+                            struct hark_strv *out);
+
+/* Lists and author lists (rules_lists.c), before any rule. */
+void hark_rules_check_lists(struct hark_rules_loader *ld);
+void hark_rules_compile_authors(struct hark_rules_loader *ld);
+
+/* The list `name` (an array), or NULL. Borrowed from the loader. */
+const struct hark_rules_located *
+hark_rules_find_list(const struct hark_rules_loader *ld, const char *name);
+
+/* A pack's "sentiment" object `v` (may be NULL) into ld->rules->phrases. */
+void hark_rules_collect_phrases(struct hark_rules_loader *ld,
+                                const struct hark_json_doc *doc,
+                                const struct hark_json *v);
+
+/*
+ * The match object `obj` as a new tree (free it with
+ * hark_rules_node_free()), or NULL after reporting every problem.
+ */
+struct hark_rules_node *hark_rules_compile_match(struct hark_rules_cctx *c,
+                                                 const struct hark_json *obj);
+
+/*
+ * The text tests of a condition (rules_text.c): each fills `node` (its
+ * codes and prefilter patterns, owned by the node) and returns false after
+ * reporting a problem.
+ */
+bool hark_rules_cond_regex(struct hark_rules_cctx *c,
+                           const struct hark_json *v,
+                           bool is_case,
+                           struct hark_rules_node *node);
+bool hark_rules_cond_keywords(struct hark_rules_cctx *c,
+                              const struct hark_json *arr,
+                              bool is_case,
+                              struct hark_rules_node *node);
+bool hark_rules_cond_near(struct hark_rules_cctx *c,
+                          const struct hark_json *v,
+                          struct hark_rules_node *node);
+
+/* Warnings about the compiled set as a whole (rules_lint.c). */
+void hark_rules_lint_groups(struct hark_rules_loader *ld);
 
 #endif /* HARK_RULES_INT_H */
