@@ -105,6 +105,13 @@ static bool tok_is_word(const struct scan *sc,
     return (a > 0 || b < t->len) && word_eq(s + a, b - a, w, w_len);
 }
 
+/* Whether a phrase can only match tokens that start with its first byte. */
+static bool has_fixed_first(const struct hark_sentiment_phrase *ph)
+{
+    unsigned char p0 = ph->len > 0 ? (unsigned char)ph->phrase[0] : 0;
+    return (byte_class[p0] & C_LOWER) || (p0 >= '0' && p0 <= '9');
+}
+
 /* How many tokens from `i` on read as `ph`, or 0 when they do not. */
 static size_t phrase_match(const struct scan *sc,
                            size_t i,
@@ -116,8 +123,7 @@ static size_t phrase_match(const struct scan *sc,
     const struct tok *t = &sc->toks[i];
     unsigned char p0 = ph->len > 0 ? (unsigned char)ph->phrase[0] : 0;
     unsigned char t0 = t->len > 0 ? (unsigned char)sc->buf[t->off] : 0;
-    if ((byte_class[p0] & C_LOWER || (p0 >= '0' && p0 <= '9')) && t0 != p0 &&
-        !(byte_class[t0] & C_PUNCT)) {
+    if (has_fixed_first(ph) && t0 != p0 && !(byte_class[t0] & C_PUNCT)) {
         return 0;
     }
     size_t pos = 0;
@@ -127,10 +133,12 @@ static size_t phrase_match(const struct scan *sc,
         return 0;
     }
     for (size_t k = 0;; k++) {
-        const char *next;
-        size_t next_len;
-        bool has_next =
-            phrase_next_word(ph->phrase, ph->len, &pos, &next, &next_len);
+        /* the next word is cut out only once this one matched */
+        size_t rest = pos;
+        while (rest < ph->len && is_ascii_space(ph->phrase[rest])) {
+            rest++;
+        }
+        bool has_next = rest < ph->len;
         if (i + k >= sc->n_toks ||
             !tok_is_word(sc, &sc->toks[i + k], w, w_len, k == 0, !has_next)) {
             return 0;
@@ -138,9 +146,74 @@ static size_t phrase_match(const struct scan *sc,
         if (!has_next) {
             return k + 1;
         }
-        w = next;
-        w_len = next_len;
+        (void)phrase_next_word(ph->phrase, ph->len, &pos, &w, &w_len);
     }
+}
+
+/*
+ * The phrases that may start at a token, by the token's first byte: those
+ * whose first byte is that byte, and those with no fixed first byte, in
+ * the order they are listed (ties go to the first listed). Built once per
+ * segment; a segment has tens of tokens and a pack a few phrases to a few
+ * hundred, and without it every phrase was tried at every token.
+ */
+#define BUCKETED_MAX 1024
+
+struct buckets {
+    uint16_t start[257]; /* phrases of byte b: idx[start[b]..start[b+1]) */
+    uint16_t idx[BUCKETED_MAX];
+    uint16_t any[BUCKETED_MAX]; /* no fixed first byte */
+    size_t n_any;
+};
+
+static void buckets_build(struct buckets *bk,
+                          const struct hark_sentiment_phrase *phrases,
+                          size_t n)
+{
+    uint16_t count[256] = {0};
+    bk->n_any = 0;
+    for (size_t p = 0; p < n; p++) {
+        if (has_fixed_first(&phrases[p])) {
+            count[(unsigned char)phrases[p].phrase[0]]++;
+        } else {
+            bk->any[bk->n_any++] = (uint16_t)p;
+        }
+    }
+    bk->start[0] = 0;
+    for (size_t b = 0; b < 256; b++) {
+        bk->start[b + 1] = (uint16_t)(bk->start[b] + count[b]);
+    }
+    uint16_t fill[256];
+    memcpy(fill, bk->start, sizeof(fill));
+    for (size_t p = 0; p < n; p++) { /* stable: listed order kept */
+        if (has_fixed_first(&phrases[p])) {
+            bk->idx[fill[(unsigned char)phrases[p].phrase[0]]++] = (uint16_t)p;
+        }
+    }
+}
+
+/*
+ * The longest phrase at token i among those listed in a[0..na) and
+ * b[0..nb) (both ascending), ties to the lower index; *best_k its tokens.
+ */
+static const struct hark_sentiment_phrase *
+best_of(const struct scan *sc, size_t i,
+        const struct hark_sentiment_phrase *phrases, const uint16_t *a,
+        size_t na, const uint16_t *b, size_t nb, size_t *best_k)
+{
+    const struct hark_sentiment_phrase *best = NULL;
+    *best_k = 0;
+    size_t x = 0;
+    size_t y = 0;
+    while (x < na || y < nb) {
+        size_t p = (y >= nb || (x < na && a[x] < b[y])) ? a[x++] : b[y++];
+        size_t k = phrase_match(sc, i, &phrases[p]);
+        if (k > *best_k) {
+            best = &phrases[p];
+            *best_k = k;
+        }
+    }
+    return best;
 }
 
 /*
@@ -162,17 +235,32 @@ void hark_sentiment_collapse_phrases(
      * again and again (about 2% more instructions a post). */
     struct scan local = *scan;
     struct scan *sc = &local;
+    struct buckets bk;
+    bool is_bucketed = n_phrases <= BUCKETED_MAX;
+    if (is_bucketed) {
+        buckets_build(&bk, phrases, n_phrases);
+    }
     size_t w = 0;
     size_t i = 0;
     while (i < sc->n_toks) {
         const struct hark_sentiment_phrase *best = NULL;
         size_t best_k = 0;
-        for (size_t p = 0; p < n_phrases; p++) {
-            size_t k = phrase_match(sc, i, &phrases[p]);
-            if (k > best_k) {
-                best = &phrases[p];
-                best_k = k;
+        const struct tok *cur = &sc->toks[i];
+        unsigned char t0 =
+            cur->len > 0 ? (unsigned char)sc->buf[cur->off] : 0;
+        if (!is_bucketed || (byte_class[t0] & C_PUNCT)) {
+            /* a token that starts with punctuation may hold any phrase */
+            for (size_t p = 0; p < n_phrases; p++) {
+                size_t k = phrase_match(sc, i, &phrases[p]);
+                if (k > best_k) {
+                    best = &phrases[p];
+                    best_k = k;
+                }
             }
+        } else {
+            best = best_of(sc, i, phrases, bk.idx + bk.start[t0],
+                           (size_t)(bk.start[t0 + 1] - bk.start[t0]), bk.any,
+                           bk.n_any, &best_k);
         }
         if (!best) {
             if (w != i) {
