@@ -552,20 +552,6 @@ hark_cust_ident_owner(const struct hark_customers *dir, uint32_t off)
                                                          back);
 }
 
-/* The customer whose identity (pk, pieces) this is, or NULL. */
-static const struct hark_customer *
-find_ident(const struct hark_customers *dir,
-           unsigned pk,
-           bool is_folded,
-           const struct hark_str *parts,
-           size_t n_parts)
-{
-    uint64_t hash = hark_cust_key_hash(pk, is_folded, parts, n_parts);
-    uint32_t off = hark_cust_table_find(&dir->idents, dir, pk, is_folded,
-                                        parts, n_parts, hash);
-    return off ? hark_cust_ident_owner(dir, off) : NULL;
-}
-
 const struct hark_customer *
 hark_customers_find(const struct hark_customers *dir,
                     const struct hark_post *post,
@@ -583,33 +569,51 @@ hark_customers_find(const struct hark_customers *dir,
     if (platform == HARK_CPLAT_NONE) {
         return NULL;
     }
+    /* Both keys are hashed and both home slots fetched first: a handle
+     * match usually follows an id miss (Mastodon ids are per instance),
+     * and the two memory misses then overlap instead of adding up. */
     const char *aid = post->author.id;
-    if (aid && *aid) {
-        struct hark_str part = {aid, strlen(aid)};
-        const struct hark_customer *cust = find_ident(
-            dir, hark_cust_pk(platform, HARK_CKIND_ID), false, &part, 1);
-        if (cust) {
-            return cust;
-        }
+    bool has_id = aid && *aid;
+    struct hark_str id_part = {aid, has_id ? strlen(aid) : 0};
+    unsigned id_pk = hark_cust_pk(platform, HARK_CKIND_ID);
+    uint64_t id_hash = 0;
+    if (has_id) {
+        id_hash = hark_cust_key_hash(id_pk, false, &id_part, 1);
+        hark_cust_table_prefetch(&dir->idents, id_hash);
     }
     const char *handle = post->author.handle;
     if (handle && *handle == '@') {
         handle++;
     }
-    if (!handle || !*handle) {
+    bool has_handle = handle && *handle;
+    struct hark_str parts[3] = {{handle, has_handle ? strlen(handle) : 0}};
+    size_t n_parts = 1;
+    unsigned h_pk = hark_cust_pk(platform, HARK_CKIND_HANDLE);
+    uint64_t h_hash = 0;
+    if (has_handle) {
+        if (platform == HARK_CPLAT_MASTODON && !strchr(handle, '@') &&
+            default_host && *default_host) {
+            parts[1] = (struct hark_str){"@", 1};
+            parts[2] = (struct hark_str){default_host, strlen(default_host)};
+            n_parts = 3;
+        }
+        h_hash = hark_cust_key_hash(h_pk, true, parts, n_parts);
+        hark_cust_table_prefetch(&dir->idents, h_hash);
+    }
+    if (has_id) {
+        uint32_t off = hark_cust_table_find(&dir->idents, dir, id_pk, false,
+                                            &id_part, 1, id_hash);
+        if (off) {
+            return hark_cust_ident_owner(dir, off);
+        }
+    }
+    if (!has_handle) {
         return NULL;
     }
-    struct hark_str parts[3] = {{handle, strlen(handle)}};
-    size_t n_parts = 1;
-    if (platform == HARK_CPLAT_MASTODON && !strchr(handle, '@') &&
-        default_host && *default_host) {
-        parts[1] = (struct hark_str){"@", 1};
-        parts[2] = (struct hark_str){default_host, strlen(default_host)};
-        n_parts = 3;
-    }
+    uint32_t off = hark_cust_table_find(&dir->idents, dir, h_pk, true, parts,
+                                        n_parts, h_hash);
     const struct hark_customer *cust =
-        find_ident(dir, hark_cust_pk(platform, HARK_CKIND_HANDLE), true, parts,
-                   n_parts);
+        off ? hark_cust_ident_owner(dir, off) : NULL;
     if (cust && is_handle_match) {
         *is_handle_match = hark_cust_platform_has_ids(platform);
     }
