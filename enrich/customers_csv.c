@@ -507,8 +507,12 @@ hark_err_t hark_cust_load_csv(struct hark_cust_loader *ld,
     if (size >= SPLIT_THREAD_MIN) {
         pthread_mutex_init(&sp->mu, NULL);
         pthread_cond_init(&sp->cv, NULL);
-        sp->is_threaded = pthread_create(&thread, NULL, split_main, sp) == 0;
-        if (!sp->is_threaded) {
+        /* Set before the thread starts: it reads it (a race otherwise,
+         * found by ThreadSanitizer, in which the reader could take the
+         * one-thread path and consume chunks itself). */
+        sp->is_threaded = true;
+        if (pthread_create(&thread, NULL, split_main, sp) != 0) {
+            sp->is_threaded = false;
             pthread_mutex_destroy(&sp->mu);
             pthread_cond_destroy(&sp->cv);
         }
