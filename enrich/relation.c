@@ -50,6 +50,11 @@
  * Retention touches neither the applied ids nor the stored signals: a
  * replay of an observation of a forgotten stranger is still recognised
  * (and changes nothing); a new post makes them a new author.
+ *
+ * Elsewhere: the config object in relation_config.c, the serialization
+ * of signal events in relation_signal.c, the pure baseline functions in
+ * baseline.c, the SQLite file in relation_store.c (shared declarations
+ * in relation_int.h).
  */
 #include "hark/relation.h"
 
@@ -68,444 +73,11 @@
 #include "relation_int.h"
 
 #define SEP 0x1f
-#define MIN_WINDOW 1024
-#define MAX_WINDOW 100000000
+#define MIN_WINDOW HARK_REL_MIN_WINDOW
 #define EVICT_PER_COMMIT 5000
 #define PERSIST_ACTS                                                           \
     (HARK_ACT_RECOMMENDATION | HARK_ACT_REFERRAL | HARK_ACT_ADVOCACY |         \
      HARK_ACT_INTRODUCTION | HARK_ACT_CANCEL | HARK_ACT_COMPLAINT)
-
-/* ---- names ------------------------------------------------------------ */
-
-const char *hark_signal_kind_name(enum hark_signal_kind kind)
-{
-    switch (kind) {
-    case HARK_SIGNAL_ADVOCACY:
-        return "advocacy";
-    case HARK_SIGNAL_REFERRAL:
-        return "referral";
-    case HARK_SIGNAL_RECOMMENDATION:
-        return "recommendation";
-    case HARK_SIGNAL_CHURN_RISK:
-        return "churn_risk";
-    case HARK_SIGNAL_SILENCE:
-        return "silence";
-    case HARK_SIGNAL_SEGMENT_CHANGE:
-        return "segment_change";
-    case HARK_SIGNAL_COUNT_:
-        break;
-    }
-    return "unknown";
-}
-
-const char *hark_segment_name(enum hark_segment seg)
-{
-    switch (seg) {
-    case HARK_SEGMENT_NONE:
-    case HARK_SEGMENT_NEW:
-        return "new";
-    case HARK_SEGMENT_LOYAL:
-        return "loyal";
-    case HARK_SEGMENT_ADVOCATE:
-        return "advocate";
-    case HARK_SEGMENT_AT_RISK:
-        return "at_risk";
-    case HARK_SEGMENT_DORMANT:
-        return "dormant";
-    }
-    return "new";
-}
-
-/* ---- config ----------------------------------------------------------- */
-
-static void strv_set(struct hark_strv *sv, const char *s)
-{
-    hark_strv_cleanup(sv);
-    hark_strv_add(sv, s, strlen(s));
-}
-
-static void strv_copy(struct hark_strv *to, const struct hark_strv *from)
-{
-    memset(to, 0, sizeof(*to));
-    for (size_t i = 0; i < from->n; i++) {
-        hark_strv_add(to, from->v[i], strlen(from->v[i]));
-    }
-}
-
-void hark_relation_cfg_init(struct hark_relation_cfg *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->sentiment_alpha = 0.05;
-    cfg->gap_alpha = 0.2;
-    cfg->value_clv = 1000;
-    cfg->value_relationship = 500;
-    cfg->advocate_min_acts = 3;
-    cfg->advocate_min_mean = 0.2;
-    cfg->churn_k = 4;
-    cfg->churn_min_posts = 10;
-    cfg->churn_min_drop = 0.6;
-    cfg->churn_max_value = -0.3;
-    cfg->churn_sd_floor = 0.15;
-    strv_set(&cfg->churn_tags, "intent:cancel");
-    strv_set(&cfg->complaint_tags, "intent:complaint");
-    cfg->at_risk_ms = 30LL * 86400000;
-    cfg->silence_gaps = 5;
-    cfg->silence_min_posts = 5;
-    cfg->silence_min_ms = 72LL * 3600000;
-    cfg->segment_min_posts = 5;
-    cfg->at_risk_mean = -0.2;
-    cfg->dormant_gaps = 10;
-    cfg->dormant_min_ms = 30LL * 86400000;
-    cfg->is_segment_strangers = false;
-    cfg->applied_window = 65536;
-    cfg->strangers_ttl_ms = 90LL * 86400000;
-    cfg->max_strangers = 0;
-}
-
-void hark_relation_cfg_cleanup(struct hark_relation_cfg *cfg)
-{
-    hark_strv_cleanup(&cfg->churn_tags);
-    hark_strv_cleanup(&cfg->complaint_tags);
-    memset(cfg, 0, sizeof(*cfg));
-}
-
-static void cfg_copy(struct hark_relation_cfg *to,
-                     const struct hark_relation_cfg *from)
-{
-    *to = *from;
-    strv_copy(&to->churn_tags, &from->churn_tags);
-    strv_copy(&to->complaint_tags, &from->complaint_tags);
-}
-
-enum num_kind { NUM_DOUBLE, NUM_INT, NUM_MS_HOURS, NUM_MS_DAYS, NUM_SIZE };
-
-/*
- * One numeric setting: where it lives, its unit, and its range. `lo_open`
- * makes the lower bound exclusive (alpha > 0, k > 0).
- */
-struct num_field {
-    const char *section;
-    const char *key;
-    size_t offset;
-    double lo, hi;
-    enum num_kind kind;
-    bool lo_open;
-};
-
-#define F(sec, key, member, kind, lo, hi, open)                                \
-    {sec, key, offsetof(struct hark_relation_cfg, member), lo, hi, kind, open}
-
-static const struct num_field num_fields[] = {
-    F("baseline", "sentiment_alpha", sentiment_alpha, NUM_DOUBLE, 0, 1, true),
-    F("baseline", "gap_alpha", gap_alpha, NUM_DOUBLE, 0, 1, true),
-    F("valuable", "clv", value_clv, NUM_DOUBLE, 0, 1e15, false),
-    F("valuable", "relationship", value_relationship, NUM_DOUBLE, 0, 1e15,
-      false),
-    F("advocate", "min_acts", advocate_min_acts, NUM_INT, 1, 1e9, false),
-    F("advocate", "min_mean", advocate_min_mean, NUM_DOUBLE, -1, 1, false),
-    F("churn", "k", churn_k, NUM_DOUBLE, 0, 100, true),
-    F("churn", "min_posts", churn_min_posts, NUM_INT, 1, 1e9, false),
-    F("churn", "min_drop", churn_min_drop, NUM_DOUBLE, 0, 2, false),
-    F("churn", "max_value", churn_max_value, NUM_DOUBLE, -1, 1, false),
-    F("churn", "sd_floor", churn_sd_floor, NUM_DOUBLE, 0, 2, false),
-    F("churn", "at_risk_days", at_risk_ms, NUM_MS_DAYS, 0, 3650, true),
-    F("silence", "gaps", silence_gaps, NUM_DOUBLE, 0, 1e6, true),
-    F("silence", "min_posts", silence_min_posts, NUM_INT, 1, 1e9, false),
-    F("silence", "min_hours", silence_min_ms, NUM_MS_HOURS, 0, 87600, false),
-    F("segments", "min_posts", segment_min_posts, NUM_INT, 1, 1e9, false),
-    F("segments", "at_risk_mean", at_risk_mean, NUM_DOUBLE, -1, 1, false),
-    F("segments", "dormant_gaps", dormant_gaps, NUM_DOUBLE, 0, 1e6, true),
-    F("segments", "dormant_min_days", dormant_min_ms, NUM_MS_DAYS, 0, 3650,
-      false),
-    F(NULL, "applied_window", applied_window, NUM_SIZE, MIN_WINDOW,
-      MAX_WINDOW, false),
-    F(NULL, "strangers_ttl_days", strangers_ttl_ms, NUM_MS_DAYS, 0, 36500,
-      false),
-    F(NULL, "max_strangers", max_strangers, NUM_SIZE, 0, 1e9, false),
-};
-
-#undef F
-
-static const struct hark_cfgmap top_map[] = {
-    {"baseline", HARK_JSON_OBJECT, false, NULL},
-    {"valuable", HARK_JSON_OBJECT, false, NULL},
-    {"advocate", HARK_JSON_OBJECT, false, NULL},
-    {"churn", HARK_JSON_OBJECT, false, NULL},
-    {"silence", HARK_JSON_OBJECT, false, NULL},
-    {"segments", HARK_JSON_OBJECT, false, NULL},
-    {"applied_window", HARK_JSON_INTEGER, false, NULL},
-    {"strangers_ttl_days", HARK_JSON_NUMBER, false, NULL},
-    {"max_strangers", HARK_JSON_INTEGER, false, NULL},
-    {NULL, 0, false, NULL},
-};
-
-static const struct hark_cfgmap baseline_map[] = {
-    {"sentiment_alpha", HARK_JSON_NUMBER, false, NULL},
-    {"gap_alpha", HARK_JSON_NUMBER, false, NULL},
-    {NULL, 0, false, NULL},
-};
-
-static const struct hark_cfgmap valuable_map[] = {
-    {"clv", HARK_JSON_NUMBER, false, NULL},
-    {"relationship", HARK_JSON_NUMBER, false, NULL},
-    {NULL, 0, false, NULL},
-};
-
-static const struct hark_cfgmap advocate_map[] = {
-    {"min_acts", HARK_JSON_INTEGER, false, NULL},
-    {"min_mean", HARK_JSON_NUMBER, false, NULL},
-    {NULL, 0, false, NULL},
-};
-
-static const struct hark_cfgmap churn_map[] = {
-    {"k", HARK_JSON_NUMBER, false, NULL},
-    {"min_posts", HARK_JSON_INTEGER, false, NULL},
-    {"min_drop", HARK_JSON_NUMBER, false, NULL},
-    {"max_value", HARK_JSON_NUMBER, false, NULL},
-    {"sd_floor", HARK_JSON_NUMBER, false, NULL},
-    {"intent_tags", HARK_JSON_ARRAY, false, NULL},
-    {"complaint_tags", HARK_JSON_ARRAY, false, NULL},
-    {"at_risk_days", HARK_JSON_NUMBER, false, NULL},
-    {NULL, 0, false, NULL},
-};
-
-static const struct hark_cfgmap silence_map[] = {
-    {"gaps", HARK_JSON_NUMBER, false, NULL},
-    {"min_posts", HARK_JSON_INTEGER, false, NULL},
-    {"min_hours", HARK_JSON_NUMBER, false, NULL},
-    {NULL, 0, false, NULL},
-};
-
-static const struct hark_cfgmap segments_map[] = {
-    {"min_posts", HARK_JSON_INTEGER, false, NULL},
-    {"at_risk_mean", HARK_JSON_NUMBER, false, NULL},
-    {"dormant_gaps", HARK_JSON_NUMBER, false, NULL},
-    {"dormant_min_days", HARK_JSON_NUMBER, false, NULL},
-    {"strangers", HARK_JSON_BOOL, false, NULL},
-    {NULL, 0, false, NULL},
-};
-
-static const struct {
-    const char *name;
-    const struct hark_cfgmap *map;
-} sections[] = {
-    {"baseline", baseline_map}, {"valuable", valuable_map},
-    {"advocate", advocate_map}, {"churn", churn_map},
-    {"silence", silence_map},   {"segments", segments_map},
-};
-
-static hark_err_t parse_num(const struct hark_json_doc *doc,
-                            const struct hark_json *v,
-                            const struct num_field *f, struct hark_diag *diag,
-                            struct hark_relation_cfg *cfg)
-{
-    double d = v->d;
-    bool is_low = f->lo_open ? d <= f->lo : d < f->lo;
-    if (!isfinite(d) || is_low || d > f->hi) {
-        hark_json_error(doc, diag, v->offset,
-                        "relationship.%s%s%s must be %s %g and at most %g, "
-                        "not %g",
-                        f->section ? f->section : "", f->section ? "." : "",
-                        f->key, f->lo_open ? "greater than" : "at least",
-                        f->lo, f->hi, d);
-        return HARK_EINVAL;
-    }
-    char *p = (char *)cfg + f->offset;
-    switch (f->kind) {
-    case NUM_DOUBLE:
-        memcpy(p, &d, sizeof(d));
-        break;
-    case NUM_INT: {
-        int64_t i = v->i;
-        memcpy(p, &i, sizeof(i));
-        break;
-    }
-    case NUM_MS_HOURS: {
-        int64_t ms = (int64_t)llround(d * 3600000.0);
-        memcpy(p, &ms, sizeof(ms));
-        break;
-    }
-    case NUM_MS_DAYS: {
-        int64_t ms = (int64_t)llround(d * 86400000.0);
-        memcpy(p, &ms, sizeof(ms));
-        break;
-    }
-    case NUM_SIZE: {
-        size_t n = (size_t)v->i;
-        memcpy(p, &n, sizeof(n));
-        break;
-    }
-    }
-    return HARK_OK;
-}
-
-static hark_err_t parse_tags(const struct hark_json_doc *doc,
-                             const struct hark_json *arr, const char *key,
-                             struct hark_diag *diag, struct hark_strv *out)
-{
-    hark_err_t err = HARK_OK;
-    struct hark_strv sv = {0};
-    for (size_t i = 0; i < arr->n; i++) {
-        const struct hark_json *v = arr->items[i];
-        if (v->type != HARK_JSON_STRING || v->s_len == 0) {
-            hark_json_error(doc, diag, v->offset,
-                            "relationship.churn.%s must hold non-empty tag "
-                            "strings, not %s",
-                            key, v->type == HARK_JSON_STRING
-                                     ? "an empty string"
-                                     : hark_json_type_name(v->type));
-            err = HARK_EINVAL;
-            continue;
-        }
-        hark_strv_add(&sv, v->s, v->s_len);
-    }
-    if (err == HARK_OK) {
-        hark_strv_cleanup(out);
-        *out = sv;
-    } else {
-        hark_strv_cleanup(&sv);
-    }
-    return err;
-}
-
-static hark_err_t check_sections(const struct hark_json_doc *doc,
-                                 const struct hark_json *obj,
-                                 struct hark_diag *diag)
-{
-    hark_err_t err = HARK_OK;
-    for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
-        const struct hark_json *sec = hark_json_get(obj, sections[s].name);
-        if (!sec || sec->type != HARK_JSON_OBJECT) {
-            continue;
-        }
-        char what[64];
-        (void)snprintf(what, sizeof(what), "relationship.%s",
-                       sections[s].name);
-        if (hark_cfgmap_check(doc, sec, sections[s].map, what, diag) !=
-            HARK_OK) {
-            err = HARK_EINVAL;
-        }
-    }
-    return err;
-}
-
-static hark_err_t parse_nums(const struct hark_json_doc *doc,
-                             const struct hark_json *obj,
-                             struct hark_diag *diag,
-                             struct hark_relation_cfg *cfg)
-{
-    hark_err_t err = HARK_OK;
-    size_t n_fields = sizeof(num_fields) / sizeof(num_fields[0]);
-    for (size_t i = 0; i < n_fields; i++) {
-        const struct num_field *f = &num_fields[i];
-        const struct hark_json *sec =
-            f->section ? hark_json_get(obj, f->section) : obj;
-        const struct hark_json *v =
-            sec && sec->type == HARK_JSON_OBJECT ? hark_json_get(sec, f->key)
-                                                 : NULL;
-        /* Missing, or a type error the map reported. */
-        bool is_int = f->kind == NUM_INT || f->kind == NUM_SIZE;
-        if (!v || !(v->type & HARK_JSON_NUMBER) ||
-            (is_int && v->type != HARK_JSON_INTEGER)) {
-            continue;
-        }
-        if (parse_num(doc, v, f, diag, cfg) != HARK_OK) {
-            err = HARK_EINVAL;
-        }
-    }
-    return err;
-}
-
-static hark_err_t parse_into(const struct hark_json_doc *doc,
-                             const struct hark_json *obj,
-                             struct hark_diag *diag,
-                             struct hark_relation_cfg *cfg)
-{
-    hark_err_t err = hark_cfgmap_check(doc, obj, top_map, "relationship", diag);
-    if (check_sections(doc, obj, diag) != HARK_OK) {
-        err = HARK_EINVAL;
-    }
-    if (parse_nums(doc, obj, diag, cfg) != HARK_OK) {
-        err = HARK_EINVAL;
-    }
-    const struct hark_json *churn = hark_json_get(obj, "churn");
-    const struct hark_json *v = hark_json_get(churn, "intent_tags");
-    if (v && v->type == HARK_JSON_ARRAY &&
-        parse_tags(doc, v, "intent_tags", diag, &cfg->churn_tags) != HARK_OK) {
-        err = HARK_EINVAL;
-    }
-    v = hark_json_get(churn, "complaint_tags");
-    if (v && v->type == HARK_JSON_ARRAY &&
-        parse_tags(doc, v, "complaint_tags", diag, &cfg->complaint_tags) !=
-            HARK_OK) {
-        err = HARK_EINVAL;
-    }
-    v = hark_json_get(hark_json_get(obj, "segments"), "strangers");
-    if (v && v->type == HARK_JSON_BOOL) {
-        cfg->is_segment_strangers = v->b;
-    }
-    return err;
-}
-
-hark_err_t hark_relation_cfg_parse(const struct hark_json_doc *doc,
-                                   const struct hark_json *obj,
-                                   struct hark_diag *diag,
-                                   struct hark_relation_cfg *cfg)
-{
-    if (!obj) {
-        return HARK_OK;
-    }
-    if (obj->type != HARK_JSON_OBJECT) {
-        hark_err_t err =
-            hark_cfgmap_check(doc, obj, top_map, "relationship", diag);
-        hark_assert(err != HARK_OK); /* not an object */
-        return HARK_EINVAL;
-    }
-    struct hark_relation_cfg tmp;
-    cfg_copy(&tmp, cfg);
-    hark_err_t err = parse_into(doc, obj, diag, &tmp);
-    if (err != HARK_OK) {
-        hark_relation_cfg_cleanup(&tmp);
-        return err;
-    }
-    hark_relation_cfg_cleanup(cfg);
-    *cfg = tmp;
-    return HARK_OK;
-}
-
-/* ---- signal lists ------------------------------------------------------ */
-
-void hark_signal_list_init(struct hark_signal_list *list)
-{
-    memset(list, 0, sizeof(*list));
-}
-
-void hark_signal_list_clear(struct hark_signal_list *list)
-{
-    for (size_t i = 0; i < list->n; i++) {
-        free(list->v[i].key);
-        free(list->v[i].payload);
-    }
-    list->n = 0;
-}
-
-void hark_signal_list_cleanup(struct hark_signal_list *list)
-{
-    hark_signal_list_clear(list);
-    free(list->v);
-    memset(list, 0, sizeof(*list));
-}
-
-static struct hark_signal *list_push(struct hark_signal_list *list)
-{
-    if (list->n == list->cap) {
-        list->cap = list->cap ? 2 * list->cap : 4;
-        list->v = hark_xrealloc(list->v, list->cap * sizeof(*list->v));
-    }
-    struct hark_signal *sig = &list->v[list->n++];
-    memset(sig, 0, sizeof(*sig));
-    return sig;
-}
 
 /* ---- the relation ------------------------------------------------------ */
 
@@ -729,7 +301,7 @@ hark_err_t hark_relation_open(const char *state_dir,
         return HARK_EIO;
     }
     struct hark_relation *rel = hark_xcalloc(1, sizeof(*rel));
-    cfg_copy(&rel->cfg, cfg);
+    hark_rel_cfg_copy(&rel->cfg, cfg);
     set_weights(rel, score);
     rel->path = hark_xasprintf("%s/%s", dir, HARK_RELATION_DB_NAME);
     hark_idwin_init(&rel->applied, cfg->applied_window >= MIN_WINDOW
@@ -760,7 +332,7 @@ void hark_relation_configure(struct hark_relation *rel,
     /* The window is sized at open; a new one takes effect on restart. */
     size_t window = rel->cfg.applied_window;
     hark_relation_cfg_cleanup(&rel->cfg);
-    cfg_copy(&rel->cfg, cfg);
+    hark_rel_cfg_copy(&rel->cfg, cfg);
     rel->cfg.applied_window = window;
     set_weights(rel, score);
 }
@@ -1158,227 +730,22 @@ static void count_acts(struct hark_rel_author *a, unsigned acts)
 
 /* ---- signal events ----------------------------------------------------- */
 
-struct churn {
-    bool is_sentiment, is_intent, is_advocate;
-    struct hark_deviation dev;
-    const char *intent_tag;
-    const char *complaint_tag;
-    int64_t advocate_acts;
-};
-
-/* What a signal says beyond its kind. */
-struct sig_details {
-    enum hark_signal_kind kind;
-    unsigned acts;       /* advocacy / referral / recommendation */
-    const struct churn *churn;
-    int64_t silent_ms;   /* silence */
-    double gap_ms;
-    double threshold_gaps;
-    int64_t last_post_ms;
-    enum hark_segment from, to; /* segment_change */
-};
-
-static void gen_time(struct hark_jw *gen, int64_t ms)
-{
-    char ts[32];
-    hark_time_format(ms, ts);
-    hark_jw_str(gen, ts);
-}
-
-static void gen_num(struct hark_jw *gen, const char *key, double v)
-{
-    hark_jw_key(gen, key);
-    hark_jw_double(gen, v);
-}
-
-static void gen_int(struct hark_jw *gen, const char *key, int64_t v)
-{
-    hark_jw_key(gen, key);
-    hark_jw_int(gen, v);
-}
-
-static void gen_act_details(struct hark_jw *gen, const struct hark_rel_author *a,
-                            const struct sig_details *d)
-{
-    const char *act = "advocacy";
-    const char *tag = "signal:advocacy";
-    int64_t count = a->seen.advocacy;
-    if (d->kind == HARK_SIGNAL_RECOMMENDATION) {
-        act = "recommendation";
-        tag = "signal:recommendation";
-        count = a->file_recommendations + a->seen.recommendations;
-    } else if (d->kind == HARK_SIGNAL_REFERRAL &&
-               (d->acts & HARK_ACT_REFERRAL)) {
-        act = "referral";
-        tag = "signal:referral";
-        count = a->file_referrals + a->seen.referrals;
-    } else if (d->kind == HARK_SIGNAL_REFERRAL) {
-        act = "introduction";
-        tag = "signal:introduction";
-        count = a->file_introductions + a->seen.introductions;
-    }
-    hark_jw_key(gen, "act");
-    hark_jw_str(gen, act);
-    hark_jw_key(gen, "tag");
-    hark_jw_str(gen, tag);
-    gen_int(gen, "count", count);
-    if (d->kind == HARK_SIGNAL_REFERRAL && (d->acts & HARK_ACT_REFERRAL) &&
-        (d->acts & HARK_ACT_INTRODUCTION)) {
-        gen_int(gen, "introductions",
-                a->file_introductions + a->seen.introductions);
-    }
-}
-
-static void gen_churn_details(struct hark_jw *gen, const struct churn *ch)
-{
-    const char *primary = ch->is_sentiment ? "sentiment"
-                          : ch->is_intent  ? "intent"
-                                           : "advocacy";
-    hark_jw_key(gen, "baseline");
-    hark_jw_str(gen, primary);
-    if (ch->is_sentiment) {
-        gen_num(gen, "value", ch->dev.value);
-        gen_num(gen, "mean", ch->dev.mean);
-        gen_num(gen, "sd", ch->dev.sd);
-        gen_num(gen, "z", ch->dev.z);
-        gen_num(gen, "drop", ch->dev.drop);
-        gen_int(gen, "posts", ch->dev.n_prior);
-    }
-    if (ch->is_intent) {
-        hark_jw_key(gen, "intent");
-        hark_jw_str(gen, ch->intent_tag);
-    }
-    if (ch->is_advocate) {
-        hark_jw_key(gen, "complaint");
-        hark_jw_str(gen, ch->complaint_tag);
-        gen_int(gen, "advocacy_acts", ch->advocate_acts);
-    }
-    hark_jw_key(gen, "triggers");
-    hark_jw_array_open(gen);
-    if (ch->is_sentiment) {
-        hark_jw_str(gen, "sentiment");
-    }
-    if (ch->is_intent) {
-        hark_jw_str(gen, "intent");
-    }
-    if (ch->is_advocate) {
-        hark_jw_str(gen, "advocacy");
-    }
-    hark_jw_array_close(gen);
-}
-
-static void gen_details(struct hark_jw *gen, const struct hark_rel_author *a,
-                        const struct sig_details *d)
-{
-    hark_jw_map_open(gen);
-    switch (d->kind) {
-    case HARK_SIGNAL_ADVOCACY:
-    case HARK_SIGNAL_REFERRAL:
-    case HARK_SIGNAL_RECOMMENDATION:
-        gen_act_details(gen, a, d);
-        break;
-    case HARK_SIGNAL_CHURN_RISK:
-        gen_churn_details(gen, d->churn);
-        break;
-    case HARK_SIGNAL_SILENCE:
-        hark_jw_key(gen, "baseline");
-        hark_jw_str(gen, "gap");
-        gen_num(gen, "silent_hours", (double)d->silent_ms / 3600000.0);
-        gen_num(gen, "mean_gap_hours", d->gap_ms / 3600000.0);
-        gen_num(gen, "gaps", d->gap_ms > 0 ? (double)d->silent_ms / d->gap_ms
-                                           : 0);
-        gen_num(gen, "threshold_gaps", d->threshold_gaps);
-        hark_jw_key(gen, "last_post");
-        gen_time(gen, d->last_post_ms);
-        break;
-    case HARK_SIGNAL_SEGMENT_CHANGE:
-        hark_jw_key(gen, "baseline");
-        hark_jw_str(gen, "segment");
-        hark_jw_key(gen, "from");
-        hark_jw_str(gen, hark_segment_name(d->from));
-        hark_jw_key(gen, "to");
-        hark_jw_str(gen, hark_segment_name(d->to));
-        break;
-    case HARK_SIGNAL_COUNT_:
-        break;
-    }
-    hark_jw_map_close(gen);
-}
-
 /*
- * Serializes one hark.signal/1 event and appends it to `out` (and, for an
- * observation, to the pending signals kept for replays).
+ * Serializes one hark.signal/1 event (relation_signal.c) and appends it to
+ * `out` (and, for an observation, to the pending signals kept for
+ * replays).
  */
 static void raise_signal(struct hark_relation *rel,
                          const struct hark_rel_author *a,
                          const struct hark_item *item,
                          const char *rules_version, uint64_t obs,
-                         const char event_id[17], const struct sig_details *d,
+                         const char event_id[17], const struct hark_rel_sig *d,
                          int64_t now_ms, struct hark_signal_list *out)
 {
-    struct hark_buf text;
-    struct hark_jw jw, *gen = &jw;
-    hark_buf_init(&text, 0);
-    hark_jw_init(gen, &text);
-    hark_jw_map_open(gen);
-    hark_jw_key(gen, "schema");
-    hark_jw_str(gen, HARK_SCHEMA_SIGNAL);
-    hark_jw_key(gen, "event_id");
-    hark_jw_str(gen, event_id);
-    if (now_ms != 0) {
-        hark_jw_key(gen, "emitted_at");
-        gen_time(gen, now_ms);
-    }
-    hark_jw_key(gen, "rules_version");
-    hark_jw_str(gen, rules_version);
-    hark_jw_key(gen, "signal");
-    hark_jw_str(gen, hark_signal_kind_name(d->kind));
-    hark_jw_key(gen, "customer");
-    if (a->is_customer) {
-        hark_jw_map_open(gen);
-        hark_jw_key(gen, "id");
-        hark_jw_str(gen, a->key);
-        hark_jw_map_close(gen);
-    } else {
-        hark_jw_null(gen);
-    }
-    hark_jw_key(gen, "author");
-    hark_jw_map_open(gen);
-    hark_jw_key(gen, "key");
-    hark_jw_str(gen, a->key);
-    hark_jw_key(gen, "platform");
-    hark_jw_str(gen, a->platform);
-    hark_jw_key(gen, "id");
-    hark_jw_str(gen, a->author_id);
-    hark_jw_key(gen, "handle");
-    hark_jw_str(gen, a->handle);
-    hark_jw_map_close(gen);
-    if (item) {
-        hark_jw_key(gen, "post");
-        hark_post_gen(gen, item->post);
-    }
-    hark_jw_key(gen, "details");
-    gen_details(gen, a, d);
-    double relational = hark_rel_relational(a, rel->w);
-    double monetary = a->is_customer ? a->clv : 0;
-    hark_jw_key(gen, "relationship");
-    hark_jw_map_open(gen);
-    gen_num(gen, "monetary", monetary);
-    gen_num(gen, "relational", relational);
-    gen_num(gen, "total", monetary + relational);
-    hark_jw_map_close(gen);
-    hark_jw_key(gen, "behaviour_segment");
-    hark_jw_str(gen, hark_segment_name(a->segment));
-    hark_jw_map_close(gen);
-
-    hark_assert(gen->depth == 0);
-    size_t len = text.len;
-    struct hark_signal *sig = list_push(out);
-    sig->kind = d->kind;
-    memcpy(sig->event_id, event_id, 17);
-    sig->key = hark_xstrdup(a->key);
-    sig->payload = hark_buf_take(&text);
-    sig->payload_len = len;
+    struct hark_signal *sig = hark_rel_signal_push(out);
+    hark_rel_signal_write(sig, a, item, rules_version, event_id, d, rel->w,
+                          now_ms);
+    size_t len = sig->payload_len;
     rel->stats.signals++;
     if (item) {
         struct hark_rel_stored_signal st = {
@@ -1396,7 +763,7 @@ static void raise_signal(struct hark_relation *rel,
 static void raise_post_signal(struct hark_relation *rel,
                               const struct hark_rel_author *a,
                               const struct hark_item *item, uint64_t obs,
-                              const struct sig_details *d, int64_t now_ms,
+                              const struct hark_rel_sig *d, int64_t now_ms,
                               struct hark_signal_list *out)
 {
     char id[17];
@@ -1416,7 +783,7 @@ static hark_err_t replay(struct hark_relation *rel, uint64_t obs,
         if (st->obs_id != obs) {
             continue;
         }
-        struct hark_signal *sig = list_push(out);
+        struct hark_signal *sig = hark_rel_signal_push(out);
         sig->kind = st->kind;
         memcpy(sig->event_id, st->event_id, 17);
         sig->key = hark_xstrdup(st->key);
@@ -1461,8 +828,11 @@ static bool should_signal_segment(const struct hark_relation *rel,
 
 static void check_churn(const struct hark_relation *rel,
                         const struct hark_rel_author *a,
-                        const struct hark_item *item, unsigned fresh,
-                        bool is_edit, int64_t acts_before, struct churn *ch)
+                        const struct hark_item *item,
+                        unsigned fresh,
+                        bool is_edit,
+                        int64_t acts_before,
+                        struct hark_rel_churn *ch)
 {
     double relational = hark_rel_relational(a, rel->w);
     if (!hark_rel_is_valuable(a, &rel->cfg, relational)) {
@@ -1540,7 +910,7 @@ static void update_baselines(const struct hark_relation *rel,
 static void raise_observed(struct hark_relation *rel,
                            const struct hark_rel_author *a,
                            const struct hark_item *item, uint64_t obs,
-                           unsigned fresh, const struct churn *ch,
+                           unsigned fresh, const struct hark_rel_churn *ch,
                            enum hark_segment from, int64_t now_ms,
                            struct hark_signal_list *out)
 {
@@ -1552,7 +922,7 @@ static void raise_observed(struct hark_relation *rel,
         {HARK_ACT_REFERRAL | HARK_ACT_INTRODUCTION, HARK_SIGNAL_REFERRAL},
         {HARK_ACT_ADVOCACY, HARK_SIGNAL_ADVOCACY},
     };
-    struct sig_details d = {.acts = fresh, .churn = ch};
+    struct hark_rel_sig d = {.acts = fresh, .churn = ch};
     for (size_t i = 0; i < sizeof(act_signals) / sizeof(act_signals[0]);
          i++) {
         if (fresh & act_signals[i].act) {
@@ -1607,7 +977,7 @@ hark_err_t hark_relation_observe(struct hark_relation *rel,
     }
 
     struct hark_rel_author *a = get_author(rel, item);
-    struct churn ch = {0};
+    struct hark_rel_churn ch = {0};
     unsigned acts = item_acts(rel, item, &ch.intent_tag, &ch.complaint_tag);
     unsigned fresh = 0;
     hark_err_t err = fresh_acts(rel, post, acts, now_ms, &fresh);
@@ -1689,7 +1059,7 @@ static void tick_author(struct hark_relation *rel, struct hark_rel_author *a,
     if (after > 0 && a->silence_for_ms != bl->last_post_ms &&
         now_ms - bl->last_post_ms > after &&
         hark_rel_is_valuable(a, &rel->cfg, relational)) {
-        struct sig_details d = {
+        struct hark_rel_sig d = {
             .kind = HARK_SIGNAL_SILENCE,
             .silent_ms = now_ms - bl->last_post_ms,
             .gap_ms = bl->gap_mean_ms,
@@ -1706,7 +1076,7 @@ static void tick_author(struct hark_relation *rel, struct hark_rel_author *a,
     if (to == a->segment || a->segment == HARK_SEGMENT_NONE) {
         return;
     }
-    struct sig_details d = {
+    struct hark_rel_sig d = {
         .kind = HARK_SIGNAL_SEGMENT_CHANGE,
         .from = a->segment,
         .to = to,

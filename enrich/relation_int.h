@@ -1,6 +1,7 @@
 /*
- * relation_int: what enrich/relation.c, baseline.c and relation_store.c
- * share, and what their unit tests reach. Not a public contract.
+ * relation_int: what enrich/relation.c, relation_config.c,
+ * relation_signal.c, baseline.c and relation_store.c share, and what their
+ * unit tests reach. Not a public contract.
  *
  * Thread: the owner of the struct hark_relation.
  */
@@ -97,6 +98,54 @@ enum hark_segment hark_rel_segment(const struct hark_rel_author *a,
 /* Silence threshold in ms (0 = not eligible: too few posts or gaps). */
 int64_t hark_rel_silence_after_ms(const struct hark_rel_author *a,
                                   const struct hark_relation_cfg *cfg);
+
+/* ---- relation_config.c ---- */
+
+#define HARK_REL_MIN_WINDOW 1024 /* applied_window at least */
+
+/* Deep copy into `to` (not initialized: its old contents are not freed). */
+void hark_rel_cfg_copy(struct hark_relation_cfg *to,
+                       const struct hark_relation_cfg *from);
+
+/* ---- relation_signal.c: signal events ---- */
+
+/* Why a churn_risk was raised. */
+struct hark_rel_churn {
+    bool is_sentiment, is_intent, is_advocate;
+    struct hark_deviation dev;
+    const char *intent_tag;
+    const char *complaint_tag;
+    int64_t advocate_acts;
+};
+
+/* What a signal says beyond its kind. */
+struct hark_rel_sig {
+    enum hark_signal_kind kind;
+    unsigned acts;       /* advocacy / referral / recommendation */
+    const struct hark_rel_churn *churn;
+    int64_t silent_ms;   /* silence */
+    double gap_ms;
+    double threshold_gaps;
+    int64_t last_post_ms;
+    enum hark_segment from, to; /* segment_change */
+};
+
+/* Appends a zeroed signal to `list` (owned by the list). */
+struct hark_signal *hark_rel_signal_push(struct hark_signal_list *list);
+
+/*
+ * Fills `sig` (kind, event_id, key, payload: new strings it owns) with the
+ * hark.signal/1 event `d` about `a`; `item` is the post that raised it
+ * (NULL for tick signals), `w` the relational weights (rv_positive,
+ * rv_referral, rv_recommendation, rv_introduction), `now_ms` the
+ * emitted_at (0 = none).
+ */
+void hark_rel_signal_write(struct hark_signal *sig,
+                           const struct hark_rel_author *a,
+                           const struct hark_item *item,
+                           const char *rules_version, const char event_id[17],
+                           const struct hark_rel_sig *d, const double w[4],
+                           int64_t now_ms);
 
 /* ---- relation_store.c: the SQLite file ---- */
 
