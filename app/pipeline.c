@@ -482,6 +482,8 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
                    item->post->is_deleted;
     bool is_brand = post_by_brand(snap, item);
     if (!is_kept && !is_brand) {
+        /* Its replies still need its thread (conversation.h). */
+        hark_conv_note_post(p->conv, item->post, hark_now_ms());
         count_unkept(p, item);
         ack_post(p, item->src_index, item->seq);
         hark_snapshot_unref(snap);
@@ -591,7 +593,6 @@ static void tick(struct hark_pipeline *p)
         return;
     }
     p->next_tick_ms = now + 60000;
-    hark_conv_expire(p->conv, hark_now_ms());
     struct hark_snapshot *snap = snap_get(p);
     hark_signal_list_clear(&p->sigs);
     hark_relation_tick(p->rel, hark_rules_version(snap->rules), hark_now_ms(),

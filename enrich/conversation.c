@@ -23,16 +23,32 @@
  * file keeps the rows of the newest applied_window ordinals, so the set in
  * memory and the rows on disk cover the same ids.
  *
- * Storage (<state_dir>/conversations.sqlite, schema version 1):
+ * Retention. An answered item that can no longer be reopened is kept
+ * retention_days after its last activity (the later of its last post and
+ * its answer), an open one at least WAITING_MAX_MS (a brand reply may
+ * still come); then hark_conv_commit() deletes it, in the commit's
+ * transaction, after writing the batch, at most RETIRE_PER_COMMIT per
+ * commit, oldest first (an index on status and last activity finds them),
+ * and once the transaction committed it leaves memory too. The clock is
+ * the newest post time observed, never ahead of now_ms: a catch-up of old
+ * posts does not delete what it is building, and a post dated in the
+ * future cannot wipe the state. Retention touches neither the applied ids
+ * nor the decisions: a replay of a deleted item's post is still
+ * recognised and returns its first decision, changing nothing.
  *
- *   items(author_key, platform, conv PK, id, seq, status, times,
- *         last_post_id)       the current item of each pair; the hot state
- *   applied(ord PK, obs_id)   the applied event ids
- *   decisions(obs_id, ord, kind, item fields)  what each observation
- *                             decided, returned again on a replay
+ * Thread roots. Items are keyed by the thread root. Where the adapter
+ * gives one (conversation_id set and not the parent: Reddit, Bluesky, HN,
+ * X) it is taken as it is. Mastodon statuses have no root, and the adapter
+ * sets conversation_id to the parent; for such replies a thread index
+ * (platform, post id) -> root, filled from every reply hark sees
+ * (hark_conv_note_post for posts no rule kept), gives the parent's root.
+ * It is persisted with the decisions (table thread_roots), bounded in
+ * memory (least recently used clean entries leave; a miss reads the file,
+ * so eviction never changes a decision), and pruned like open items.
+ * docs/internals/conversations.md "Thread roots" has the rule.
  *
- * WAL with locking_mode=EXCLUSIVE (a second hark on the same state_dir
- * fails at open) and synchronous=FULL, as enrich/relation_store.c.
+ * The SQLite file (schema, open, commit) is enrich/conversation_store.c;
+ * what both files share is in conversation_int.h.
  */
 #include "hark/conversation.h"
 
@@ -43,16 +59,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "hark/idwin.h"
 #include "hark/log.h"
-#include "sqlite_int.h"
+#include "conversation_int.h"
 
-#define SEP 0x1f
-#define SCHEMA_VERSION 1
-#define MIN_WINDOW 64
+#define SEP HARK_CONV_KEY_SEP
+#define MIN_WINDOW HARK_CONV_MIN_WINDOW
 #define MAX_WINDOW 100000000
+#define DAY_MS 86400000LL
+#define MAX_RETENTION_DAYS 36500
+/* Open and reopened items are kept at least this long after their last
+ * activity, whatever retention_days says (when it is not 0). */
+#define WAITING_MAX_MS (90 * DAY_MS)
+#define RETIRE_PER_COMMIT 5000
 
 /* ---- names and config --------------------------------------------------- */
 
@@ -77,6 +96,7 @@ void hark_conv_cfg_init(struct hark_conv_cfg *cfg)
     cfg->group_window_ms = 86400000;
     cfg->reopen_ms = 7LL * 86400000;
     cfg->applied_window = 65536;
+    cfg->retention_ms = 30 * DAY_MS;
 }
 
 void hark_conv_cfg_cleanup(struct hark_conv_cfg *cfg)
@@ -88,6 +108,7 @@ static const struct hark_cfgmap conv_map[] = {
     {"group_window_s", HARK_JSON_NUMBER, false, NULL},
     {"reopen_days", HARK_JSON_NUMBER, false, NULL},
     {"applied_window", HARK_JSON_INTEGER, false, NULL},
+    {"retention_days", HARK_JSON_NUMBER, false, NULL},
     {NULL, 0, false, NULL},
 };
 
@@ -115,6 +136,29 @@ static hark_err_t parse_duration(const struct hark_json_doc *doc,
     return HARK_OK;
 }
 
+/* retention_days: a number in [0, MAX_RETENTION_DAYS]; 0 = keep forever. */
+static hark_err_t parse_retention(const struct hark_json_doc *doc,
+                                  const struct hark_json *obj,
+                                  struct hark_diag *diag, int64_t *out)
+{
+    const struct hark_json *v = hark_json_get(obj, "retention_days");
+    if (!v || !(v->type & HARK_JSON_NUMBER)) {
+        return HARK_OK; /* missing, or a type error the map reported */
+    }
+    if (!isfinite(v->d) || v->d < 0 || v->d > MAX_RETENTION_DAYS) {
+        hark_json_error(doc, diag, v->offset,
+                        "conversations.retention_days must be at least 0 "
+                        "(keep forever) and at most %d, not %g",
+                        MAX_RETENTION_DAYS, v->d);
+        return HARK_EINVAL;
+    }
+    *out = (int64_t)llround(v->d * (double)DAY_MS);
+    if (*out < 1 && v->d > 0) {
+        *out = 1;
+    }
+    return HARK_OK;
+}
+
 hark_err_t hark_conv_cfg_parse(const struct hark_json_doc *doc,
                                const struct hark_json *obj,
                                struct hark_diag *diag,
@@ -135,6 +179,9 @@ hark_err_t hark_conv_cfg_parse(const struct hark_json_doc *doc,
     }
     if (parse_duration(doc, obj, "reopen_days", 3650, 86400000.0, diag,
                        &tmp.reopen_ms) != HARK_OK) {
+        err = HARK_EINVAL;
+    }
+    if (parse_retention(doc, obj, diag, &tmp.retention_ms) != HARK_OK) {
         err = HARK_EINVAL;
     }
     const struct hark_json *v = hark_json_get(obj, "applied_window");
@@ -181,105 +228,6 @@ void hark_conv_changes_cleanup(struct hark_conv_changes *list)
 
 /* ---- state -------------------------------------------------------------- */
 
-struct thread;
-
-/* The current item of one (author key, conversation). */
-struct entry {
-    struct entry *next; /* in its thread */
-    struct thread *thread;
-    char *author_key;
-    char id[17];
-    uint32_t seq;
-    enum hark_conv_status status;
-    int64_t opened_ms;
-    int64_t first_unanswered_ms; /* 0 while answered */
-    int64_t last_post_ms;
-    int64_t answered_ms;         /* 0 = never answered */
-    char *last_post_id;
-    bool is_dirty;
-};
-
-struct thread {
-    char *key; /* platform SEP conversation id */
-    uint64_t hash;
-    char *platform;
-    char *conv_id;
-    struct entry *entries;
-};
-
-struct thread_table {
-    struct thread **slots;
-    size_t cap;
-    size_t n;
-};
-
-/* Applied observation ids: a set plus a ring in arrival order. */
-enum decision_kind { DEC_ITEM = 0, DEC_ANSWER = 1 };
-
-/* What one observation decided about one item. */
-struct decision {
-    uint64_t obs_id;
-    int64_t ord;
-    enum decision_kind kind;
-    char item_id[17];
-    char *author_key;
-    char *platform;
-    char *conv_id;
-    uint32_t seq;
-    enum hark_conv_status status;
-    int64_t opened_ms;
-    int64_t first_unanswered_ms;
-    int64_t answered_ms;
-};
-
-struct applied_row {
-    uint64_t obs_id;
-    int64_t ord;
-};
-
-struct deleted_row {
-    char *author_key;
-    char *platform;
-    char *conv_id;
-};
-
-#define VEC(type)                                                              \
-    struct {                                                                   \
-        type *v;                                                               \
-        size_t n, cap;                                                         \
-    }
-
-#define VEC_PUSH(vec, val)                                                     \
-    do {                                                                       \
-        if ((vec).n == (vec).cap) {                                            \
-            (vec).cap = (vec).cap ? 2 * (vec).cap : 64;                        \
-            (vec).v = hark_xrealloc((vec).v, (vec).cap * sizeof(*(vec).v));    \
-        }                                                                      \
-        (vec).v[(vec).n++] = (val);                                            \
-    } while (0)
-
-struct hark_conv {
-    struct hark_conv_cfg cfg;
-    char *path;
-    sqlite3 *db;
-    sqlite3_stmt *upsert_item;
-    sqlite3_stmt *delete_item;
-    sqlite3_stmt *insert_applied;
-    sqlite3_stmt *insert_decision;
-    sqlite3_stmt *select_decisions;
-    sqlite3_stmt *prune_applied;
-    sqlite3_stmt *prune_decisions;
-    struct thread_table threads;
-    struct hark_idwin applied;
-    int64_t next_ord;
-    /* pending until the next commit */
-    VEC(struct entry *) dirty;
-    VEC(struct deleted_row) deleted;
-    VEC(struct applied_row) new_ids;
-    VEC(struct decision) decisions;
-    struct hark_conv_stats stats;
-};
-
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 33;
@@ -297,13 +245,13 @@ static uint64_t str_hash(const char *s)
 
 /* ---- threads: open addressing, linear probing, power-of-two capacity ---- */
 
-static struct thread **table_slot(struct thread_table *t, const char *key,
-                                  uint64_t hash)
+static struct hark_conv_thread **
+table_slot(struct hark_conv_thread_table *t, const char *key, uint64_t hash)
 {
     size_t mask = t->cap - 1;
     size_t i = (size_t)mix64(hash) & mask;
     for (;;) {
-        struct thread *th = t->slots[i];
+        struct hark_conv_thread *th = t->slots[i];
         if (!th || (th->hash == hash && strcmp(th->key, key) == 0)) {
             return &t->slots[i];
         }
@@ -311,15 +259,15 @@ static struct thread **table_slot(struct thread_table *t, const char *key,
     }
 }
 
-static void table_grow(struct thread_table *t)
+static void table_grow(struct hark_conv_thread_table *t)
 {
-    struct thread_table bigger = {
+    struct hark_conv_thread_table bigger = {
         .cap = t->cap ? 2 * t->cap : 1024,
         .n = t->n,
     };
     bigger.slots = hark_xcalloc(bigger.cap, sizeof(*bigger.slots));
     for (size_t i = 0; i < t->cap; i++) {
-        struct thread *th = t->slots[i];
+        struct hark_conv_thread *th = t->slots[i];
         if (th) {
             *table_slot(&bigger, th->key, th->hash) = th;
         }
@@ -329,10 +277,11 @@ static void table_grow(struct thread_table *t)
 }
 
 /* Removes `th` by backward-shift deletion (no tombstones). */
-static void table_remove(struct thread_table *t, struct thread *th)
+static void table_remove(struct hark_conv_thread_table *t,
+                         struct hark_conv_thread *th)
 {
     size_t mask = t->cap - 1;
-    struct thread **slot = table_slot(t, th->key, th->hash);
+    struct hark_conv_thread **slot = table_slot(t, th->key, th->hash);
     hark_assert(*slot == th);
     size_t i = (size_t)(slot - t->slots);
     t->slots[i] = NULL;
@@ -354,22 +303,23 @@ static char *thread_key(const char *platform, const char *conv_id)
     return hark_xasprintf("%s%c%s", platform ? platform : "", SEP, conv_id);
 }
 
-static struct thread *thread_find(struct hark_conv *conv,
-                                  const char *platform, const char *conv_id)
+static struct hark_conv_thread *
+thread_find(struct hark_conv *conv, const char *platform, const char *conv_id)
 {
     char *key = thread_key(platform, conv_id);
-    struct thread *th = *table_slot(&conv->threads, key, str_hash(key));
+    struct hark_conv_thread *th =
+        *table_slot(&conv->threads, key, str_hash(key));
     free(key);
     return th;
 }
 
-static struct thread *thread_get(struct hark_conv *conv, const char *platform,
-                                 const char *conv_id)
+static struct hark_conv_thread *
+thread_get(struct hark_conv *conv, const char *platform, const char *conv_id)
 {
-    struct thread_table *t = &conv->threads;
+    struct hark_conv_thread_table *t = &conv->threads;
     char *key = thread_key(platform, conv_id);
     uint64_t hash = str_hash(key);
-    struct thread **slot = table_slot(t, key, hash);
+    struct hark_conv_thread **slot = table_slot(t, key, hash);
     if (*slot) {
         free(key);
         return *slot;
@@ -378,7 +328,7 @@ static struct thread *thread_get(struct hark_conv *conv, const char *platform,
         table_grow(t);
         slot = table_slot(t, key, hash);
     }
-    struct thread *th = hark_xcalloc(1, sizeof(*th));
+    struct hark_conv_thread *th = hark_xcalloc(1, sizeof(*th));
     th->key = key;
     th->hash = hash;
     th->platform = hark_xstrdup(platform ? platform : "");
@@ -388,17 +338,17 @@ static struct thread *thread_get(struct hark_conv *conv, const char *platform,
     return th;
 }
 
-static void entry_free(struct entry *e)
+static void entry_free(struct hark_conv_entry *e)
 {
     free(e->author_key);
     free(e->last_post_id);
     free(e);
 }
 
-static void thread_free(struct thread *th)
+static void thread_free(struct hark_conv_thread *th)
 {
     while (th->entries) {
-        struct entry *e = th->entries;
+        struct hark_conv_entry *e = th->entries;
         th->entries = e->next;
         entry_free(e);
     }
@@ -408,10 +358,10 @@ static void thread_free(struct thread *th)
     free(th);
 }
 
-static struct entry *entry_find(const struct thread *th,
-                                const char *author_key)
+static struct hark_conv_entry *entry_find(const struct hark_conv_thread *th,
+                                          const char *author_key)
 {
-    for (struct entry *e = th->entries; e; e = e->next) {
+    for (struct hark_conv_entry *e = th->entries; e; e = e->next) {
         if (strcmp(e->author_key, author_key) == 0) {
             return e;
         }
@@ -419,10 +369,11 @@ static struct entry *entry_find(const struct thread *th,
     return NULL;
 }
 
-static struct entry *entry_add(struct hark_conv *conv, struct thread *th,
-                               const char *author_key)
+static struct hark_conv_entry *entry_add(struct hark_conv *conv,
+                                         struct hark_conv_thread *th,
+                                         const char *author_key)
 {
-    struct entry *e = hark_xcalloc(1, sizeof(*e));
+    struct hark_conv_entry *e = hark_xcalloc(1, sizeof(*e));
     e->author_key = hark_xstrdup(author_key);
     e->thread = th;
     e->next = th->entries;
@@ -431,273 +382,330 @@ static struct entry *entry_add(struct hark_conv *conv, struct thread *th,
     return e;
 }
 
-static void mark_dirty(struct hark_conv *conv, struct entry *e)
+static void mark_dirty(struct hark_conv *conv, struct hark_conv_entry *e)
 {
     if (!e->is_dirty) {
         e->is_dirty = true;
-        VEC_PUSH(conv->dirty, e);
+        HARK_CONV_VEC_PUSH(conv->dirty, e);
     }
 }
 
-/* ---- applied set -------------------------------------------------------- */
-
-/* ---- the store ---------------------------------------------------------- */
-
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
-    "CREATE TABLE IF NOT EXISTS items(author_key TEXT NOT NULL,"
-    " platform TEXT NOT NULL, conv TEXT NOT NULL, id TEXT NOT NULL,"
-    " seq INTEGER NOT NULL, status INTEGER NOT NULL,"
-    " opened_ms INTEGER NOT NULL, first_unanswered_ms INTEGER NOT NULL,"
-    " last_post_ms INTEGER NOT NULL, answered_ms INTEGER NOT NULL,"
-    " last_post_id TEXT, PRIMARY KEY(author_key, platform, conv))"
-    " WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS applied(ord INTEGER PRIMARY KEY,"
-    " obs_id INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS decisions(obs_id INTEGER NOT NULL,"
-    " ord INTEGER NOT NULL, kind INTEGER NOT NULL, item_id TEXT NOT NULL,"
-    " author_key TEXT NOT NULL, platform TEXT NOT NULL, conv TEXT NOT NULL,"
-    " seq INTEGER NOT NULL, status INTEGER NOT NULL,"
-    " opened_ms INTEGER NOT NULL, first_unanswered_ms INTEGER NOT NULL,"
-    " answered_ms INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS decisions_obs ON decisions(obs_id);"
-    "CREATE INDEX IF NOT EXISTS decisions_ord ON decisions(ord);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', 1);";
-
-static int exec(sqlite3 *db, const char *sql)
+struct hark_conv_entry *hark_conv_entry_get(struct hark_conv *conv,
+                                            const char *platform,
+                                            const char *conv_id,
+                                            const char *author_key,
+                                            bool *is_new)
 {
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-static bool prepare(struct hark_conv *conv, const char *sql,
-                    sqlite3_stmt **out)
-{
-    return sqlite3_prepare_v3(conv->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              out, NULL) == SQLITE_OK;
-}
-
-/* Steps a bound statement once, resets it; SQLITE_DONE on success. */
-static int run(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc;
-}
-
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
-}
-
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
-
-static enum hark_conv_status to_status(int64_t v)
-{
-    if (v < HARK_CONV_OPEN || v > HARK_CONV_REOPENED) {
-        return HARK_CONV_OPEN;
+    struct hark_conv_thread *th = thread_get(conv, platform, conv_id);
+    struct hark_conv_entry *e = entry_find(th, author_key);
+    *is_new = e == NULL;
+    if (!e) {
+        e = entry_add(conv, th, author_key);
     }
-    return (enum hark_conv_status)v;
+    return e;
 }
 
-static hark_err_t check_version(struct hark_conv *conv, char *errbuf,
-                                size_t errbuf_len)
+/* Drops the entry of `k` (and its thread once empty) from memory. */
+static bool forget_entry(struct hark_conv *conv,
+                         const struct hark_conv_row_key *k)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(conv->db,
-                           "SELECT value FROM meta WHERE key = "
-                           "'schema_version'",
-                           -1, &s, NULL) != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
-                           "read the schema version", conv->db, "conversation");
-        return HARK_EIO;
+    struct hark_conv_thread *th = thread_find(conv, k->platform, k->conv_id);
+    if (!th) {
+        return false;
     }
-    hark_err_t err = HARK_OK;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        int64_t v = sqlite3_column_int64(s, 0);
-        if (v != SCHEMA_VERSION) {
-            (void)snprintf(errbuf, errbuf_len,
-                           "%s: schema version %" PRId64 " is not %d "
-                           "(written by another version of hark)",
-                           conv->path, v, SCHEMA_VERSION);
-            err = HARK_EIO;
+    for (struct hark_conv_entry **pe = &th->entries; *pe; pe = &(*pe)->next) {
+        struct hark_conv_entry *e = *pe;
+        if (strcmp(e->author_key, k->author_key) != 0) {
+            continue;
+        }
+        hark_assert(!e->is_dirty);
+        *pe = e->next;
+        entry_free(e);
+        conv->stats.items--;
+        if (!th->entries) {
+            table_remove(&conv->threads, th);
+            thread_free(th);
+        }
+        return true;
+    }
+    return false;
+}
+
+/* ---- the thread index: (platform, post id) -> thread root ---------------
+ *
+ * Open addressing with linear probing like the threads, plus a list in use
+ * order: past `max` entries the least recently used clean ones leave
+ * memory (the file keeps them; a miss in memory reads the file). Dirty
+ * entries stay until the commit wrote them, so memory and file together
+ * always hold the whole index and eviction never changes a decision.
+ */
+
+static struct hark_conv_root **roots_slot(struct hark_conv_root_table *t,
+                                          const char *key, uint64_t hash)
+{
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)mix64(hash) & mask;
+    for (;;) {
+        struct hark_conv_root *r = t->slots[i];
+        if (!r || (r->hash == hash && strcmp(r->key, key) == 0)) {
+            return &t->slots[i];
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static void roots_grow(struct hark_conv_root_table *t)
+{
+    size_t cap = t->cap ? 2 * t->cap : 1024;
+    struct hark_conv_root **old = t->slots;
+    size_t old_cap = t->cap;
+    t->slots = hark_xcalloc(cap, sizeof(*t->slots));
+    t->cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i]) {
+            *roots_slot(t, old[i]->key, old[i]->hash) = old[i];
         }
     }
-    sqlite3_finalize(s);
-    return err;
+    free(old);
 }
 
-static hark_err_t store_open(struct hark_conv *conv, char *errbuf,
-                             size_t errbuf_len)
+static void roots_unlink(struct hark_conv_root_table *t,
+                         struct hark_conv_root *r)
 {
-    const char *what = "open";
-    if (sqlite3_open_v2(conv->path, &conv->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                            SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        goto fail;
+    if (r->older) {
+        r->older->newer = r->newer;
+    } else {
+        t->oldest = r->newer;
     }
-    sqlite3_extended_result_codes(conv->db, 1);
-    sqlite3_busy_timeout(conv->db, 200);
-    /* Exclusive locking first: WAL then needs no shared memory, and the
-     * BEGIN IMMEDIATE below takes the lock we keep until close. */
-    what = "lock";
-    if (exec(conv->db, "PRAGMA locking_mode=EXCLUSIVE") != SQLITE_OK) {
-        goto fail;
+    if (r->newer) {
+        r->newer->older = r->older;
+    } else {
+        t->newest = r->older;
     }
-    what = "read the database";
-    if (exec(conv->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
-        exec(conv->db, "PRAGMA synchronous=FULL") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "lock";
-    if (exec(conv->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "create the schema";
-    if (exec(conv->db, schema_sql) != SQLITE_OK) {
-        goto fail_rollback;
-    }
-    what = "commit the schema";
-    if (exec(conv->db, "COMMIT") != SQLITE_OK) {
-        goto fail_rollback;
-    }
-    if (check_version(conv, errbuf, errbuf_len) != HARK_OK) {
-        return HARK_EIO;
-    }
-    what = "prepare statements";
-    if (!prepare(conv,
-                 "INSERT OR REPLACE INTO items(author_key, platform, conv,"
-                 " id, seq, status, opened_ms, first_unanswered_ms,"
-                 " last_post_ms, answered_ms, last_post_id) VALUES(?1, ?2,"
-                 " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                 &conv->upsert_item) ||
-        !prepare(conv,
-                 "DELETE FROM items WHERE author_key = ?1 AND platform = ?2"
-                 " AND conv = ?3",
-                 &conv->delete_item) ||
-        !prepare(conv, "INSERT INTO applied(ord, obs_id) VALUES(?1, ?2)",
-                 &conv->insert_applied) ||
-        !prepare(conv,
-                 "INSERT INTO decisions(obs_id, ord, kind, item_id,"
-                 " author_key, platform, conv, seq, status, opened_ms,"
-                 " first_unanswered_ms, answered_ms) VALUES(?1, ?2, ?3, ?4,"
-                 " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                 &conv->insert_decision) ||
-        !prepare(conv,
-                 "SELECT kind, item_id, author_key, platform, conv, seq,"
-                 " status, opened_ms, first_unanswered_ms, answered_ms FROM"
-                 " decisions WHERE obs_id = ?1 ORDER BY rowid",
-                 &conv->select_decisions) ||
-        !prepare(conv, "DELETE FROM applied WHERE ord <= ?1",
-                 &conv->prune_applied) ||
-        !prepare(conv, "DELETE FROM decisions WHERE ord <= ?1",
-                 &conv->prune_decisions)) {
-        goto fail;
-    }
-    return HARK_OK;
-
-fail_rollback:
-    hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
-                       "conversation");
-    (void)exec(conv->db, "ROLLBACK");
-    return HARK_EIO;
-fail:
-    hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
-                       "conversation");
-    return HARK_EIO;
+    r->older = r->newer = NULL;
 }
 
-static hark_err_t load_items(struct hark_conv *conv, char *errbuf,
-                             size_t errbuf_len)
+static void roots_link_newest(struct hark_conv_root_table *t,
+                              struct hark_conv_root *r)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(conv->db,
-                           "SELECT author_key, platform, conv, id, seq,"
-                           " status, opened_ms, first_unanswered_ms,"
-                           " last_post_ms, answered_ms, last_post_id FROM"
-                           " items",
-                           -1, &s, NULL) != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, "read items",
-                           conv->db, "conversation");
-        return HARK_EIO;
+    r->older = t->newest;
+    r->newer = NULL;
+    if (t->newest) {
+        t->newest->newer = r;
+    } else {
+        t->oldest = r;
     }
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct thread *th = thread_get(conv, col_text(s, 1), col_text(s, 2));
-        const char *key = col_text(s, 0);
-        if (entry_find(th, key)) {
-            continue; /* cannot happen: the key is the primary key */
-        }
-        struct entry *e = entry_add(conv, th, key);
-        (void)snprintf(e->id, sizeof(e->id), "%s", col_text(s, 3));
-        e->seq = (uint32_t)sqlite3_column_int64(s, 4);
-        e->status = to_status(sqlite3_column_int64(s, 5));
-        e->opened_ms = sqlite3_column_int64(s, 6);
-        e->first_unanswered_ms = sqlite3_column_int64(s, 7);
-        e->last_post_ms = sqlite3_column_int64(s, 8);
-        e->answered_ms = sqlite3_column_int64(s, 9);
-        if (sqlite3_column_type(s, 10) != SQLITE_NULL) {
-            e->last_post_id = hark_xstrdup(col_text(s, 10));
-        }
-    }
-    hark_err_t err = HARK_OK;
-    if (rc != SQLITE_DONE) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, "read items",
-                           conv->db, "conversation");
-        err = HARK_EIO;
-    }
-    sqlite3_finalize(s);
-    return err;
+    t->newest = r;
 }
 
-/* The newest `window` applied ids, added oldest first. */
-static hark_err_t load_applied(struct hark_conv *conv, char *errbuf,
-                               size_t errbuf_len)
+static void root_free(struct hark_conv_root *r)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(conv->db,
-                           "SELECT ord, obs_id FROM applied ORDER BY ord"
-                           " DESC LIMIT ?1",
-                           -1, &s, NULL) != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
-                           "read applied event ids", conv->db, "conversation");
-        return HARK_EIO;
-    }
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)conv->applied.window);
-    uint64_t *ids = NULL;
-    size_t n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t ord = sqlite3_column_int64(s, 0);
-        if (ord >= conv->next_ord) {
-            conv->next_ord = ord + 1;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            ids = hark_xrealloc(ids, cap * sizeof(*ids));
-        }
-        ids[n++] = (uint64_t)sqlite3_column_int64(s, 1);
-    }
-    hark_err_t err = HARK_OK;
-    if (rc != SQLITE_DONE) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
-                           "read applied event ids", conv->db, "conversation");
-        err = HARK_EIO;
-    }
-    sqlite3_finalize(s);
-    for (size_t i = n; err == HARK_OK && i-- > 0;) {
-        if (ids[i] != 0 && !hark_idwin_has(&conv->applied, ids[i])) {
-            hark_idwin_add(&conv->applied, ids[i]);
+    free(r->key);
+    free(r->root);
+    free(r);
+}
+
+/* Drops `r` from memory: backward-shift deletion, as table_remove. */
+static void roots_remove(struct hark_conv *conv, struct hark_conv_root *r)
+{
+    struct hark_conv_root_table *t = &conv->roots;
+    size_t mask = t->cap - 1;
+    struct hark_conv_root **slot = roots_slot(t, r->key, r->hash);
+    hark_assert(*slot == r && !r->is_dirty);
+    size_t i = (size_t)(slot - t->slots);
+    t->slots[i] = NULL;
+    t->n--;
+    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)mix64(t->slots[j]->hash) & mask;
+        bool is_between = i <= j ? (home > i && home <= j)
+                                 : (home > i || home <= j);
+        if (!is_between) {
+            t->slots[i] = t->slots[j];
+            t->slots[j] = NULL;
+            i = j;
         }
     }
-    free(ids);
-    return err;
+    roots_unlink(t, r);
+    root_free(r);
+    conv->stats.roots_cached = t->n;
+}
+
+/* Evicts the least recently used clean entries beyond the bound. */
+static void roots_trim(struct hark_conv *conv)
+{
+    struct hark_conv_root_table *t = &conv->roots;
+    while (t->n > t->max && t->oldest && !t->oldest->is_dirty) {
+        roots_remove(conv, t->oldest);
+    }
+}
+
+/* Adds an entry (takes `key` and `root`) as the most recently used. */
+static struct hark_conv_root *roots_add(struct hark_conv *conv, char *key,
+                                        size_t platform_len, uint64_t hash,
+                                        char *root, int64_t post_ms,
+                                        bool is_dirty)
+{
+    struct hark_conv_root_table *t = &conv->roots;
+    if ((t->n + 1) * 10 > t->cap * 7) {
+        roots_grow(t);
+    }
+    struct hark_conv_root **slot = roots_slot(t, key, hash);
+    hark_assert(*slot == NULL);
+    struct hark_conv_root *r = hark_xcalloc(1, sizeof(*r));
+    r->key = key;
+    r->platform_len = platform_len;
+    r->hash = hash;
+    r->root = root;
+    r->post_ms = post_ms;
+    r->is_dirty = is_dirty;
+    *slot = r;
+    t->n++;
+    roots_link_newest(t, r);
+    if (is_dirty) {
+        HARK_CONV_VEC_PUSH(conv->dirty_roots, r);
+    }
+    roots_trim(conv);
+    conv->stats.roots_cached = t->n;
+    return r;
+}
+
+/* The index entry of post `id`: memory, else the file (then cached);
+ * NULL when it has none. Borrowed until the next roots_add. */
+static struct hark_conv_root *root_find(struct hark_conv *conv,
+                                        const char *platform, const char *id)
+{
+    const char *pf = platform ? platform : "";
+    char *key = thread_key(pf, id);
+    uint64_t hash = str_hash(key);
+    struct hark_conv_root *r = *roots_slot(&conv->roots, key, hash);
+    if (r) {
+        free(key);
+        roots_unlink(&conv->roots, r);
+        roots_link_newest(&conv->roots, r);
+        return r;
+    }
+    char *root = NULL;
+    int64_t post_ms = 0;
+    if (hark_conv_store_root_get(conv, pf, id, &root, &post_ms) != HARK_OK ||
+        !root) {
+        free(key);
+        return NULL; /* a read error counts as a miss (logged) */
+    }
+    return roots_add(conv, key, strlen(pf), hash, root, post_ms, false);
+}
+
+/* Drops the entry of `key` (platform SEP post id) from memory, if there. */
+static bool roots_forget(struct hark_conv *conv, const char *key)
+{
+    struct hark_conv_root *r =
+        *roots_slot(&conv->roots, key, str_hash(key));
+    if (!r) {
+        return false;
+    }
+    roots_remove(conv, r);
+    return true;
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* Index entries followed from one post, at most. */
+#define ROOT_HOPS 8
+
+/* Distinct ids met while following the index (owned). */
+struct root_path {
+    char *v[ROOT_HOPS + 3];
+    size_t n;
+};
+
+static void path_add(struct root_path *path, const char *id)
+{
+    if (!path || !id || !*id || path->n == sizeof(path->v) / sizeof(*path->v)) {
+        return;
+    }
+    for (size_t i = 0; i < path->n; i++) {
+        if (strcmp(path->v[i], id) == 0) {
+            return;
+        }
+    }
+    path->v[path->n++] = hark_xstrdup(id);
+}
+
+static void path_cleanup(struct root_path *path)
+{
+    for (size_t i = 0; i < path->n; i++) {
+        free(path->v[i]);
+    }
+    path->n = 0;
+}
+
+/*
+ * The thread root of post `id` (caller frees): follows the index from `id`
+ * (post -> its root -> that one's root, when a parent arrived after its
+ * replies), at most ROOT_HOPS entries; `id` itself when it has no entry.
+ * Adds every id met after `id` to `path` (NULL: not wanted).
+ */
+static char *follow(struct hark_conv *conv, const char *platform,
+                    const char *id, struct root_path *path)
+{
+    char *cur = hark_xstrdup(id);
+    for (int hop = 0; hop < ROOT_HOPS; hop++) {
+        struct hark_conv_root *r = root_find(conv, platform, cur);
+        if (!r || strcmp(r->root, cur) == 0) {
+            break;
+        }
+        free(cur);
+        cur = hark_xstrdup(r->root);
+        path_add(path, cur);
+    }
+    return cur;
+}
+
+/*
+ * The thread root of `post` (caller frees; NULL when it has no id and no
+ * conversation), recorded in the index when it came through it:
+ *
+ * - not a reply: conversation_id, else its own id;
+ * - a reply whose conversation_id is set and is not its parent: the
+ *   adapter gave the root (Reddit link_id, Bluesky reply.root, HN
+ *   story_id, X conversation_id): taken as it is, not indexed;
+ * - a reply whose conversation_id is its parent or missing (Mastodon,
+ *   the JSON source): its own index entry when it has one (the first
+ *   observation decides), else the parent's root through the index (the
+ *   parent itself when unknown), then recorded as the post's entry
+ *   (reposts aside: nobody replies to a repost's id).
+ */
+static char *post_root(struct hark_conv *conv, const struct hark_post *post,
+                       int64_t t)
+{
+    const char *parent = nonempty(post->in_reply_to);
+    const char *conv_id = nonempty(post->conversation_id);
+    const char *id = nonempty(post->id);
+    if (!parent) {
+        const char *root = conv_id ? conv_id : id;
+        return root ? hark_xstrdup(root) : NULL;
+    }
+    if (conv_id && strcmp(conv_id, parent) != 0) {
+        return hark_xstrdup(conv_id);
+    }
+    if (!id || post->is_repost) {
+        return follow(conv, post->platform, parent, NULL);
+    }
+    struct hark_conv_root *own = root_find(conv, post->platform, id);
+    if (own) {
+        return hark_xstrdup(own->root);
+    }
+    char *root = follow(conv, post->platform, parent, NULL);
+    if (strcmp(root, id) != 0) {
+        const char *pf = post->platform ? post->platform : "";
+        char *key = thread_key(pf, id);
+        (void)roots_add(conv, key, strlen(pf), str_hash(key),
+                        hark_xstrdup(root), t, true);
+        conv->stats.roots_indexed++;
+    }
+    return root;
 }
 
 /* ---- create and destroy ------------------------------------------------- */
@@ -722,10 +730,10 @@ hark_err_t hark_conv_open(const char *state_dir,
     conv->next_ord = 1;
     hark_idwin_init(&conv->applied, conv->cfg.applied_window);
     table_grow(&conv->threads);
+    roots_grow(&conv->roots);
+    conv->roots.max = HARK_CONV_ROOTS_MAX;
     char errbuf[768];
-    if (store_open(conv, errbuf, sizeof(errbuf)) != HARK_OK ||
-        load_items(conv, errbuf, sizeof(errbuf)) != HARK_OK ||
-        load_applied(conv, errbuf, sizeof(errbuf)) != HARK_OK) {
+    if (hark_conv_store_open(conv, errbuf, sizeof(errbuf)) != HARK_OK) {
         hark_diag_line(diag, HARK_DIAG_ERROR, NULL, 0,
                        "cannot open the conversation state: %s", errbuf);
         hark_conv_free(conv);
@@ -744,7 +752,7 @@ void hark_conv_configure(struct hark_conv *conv,
     conv->cfg.applied_window = window;
 }
 
-static void decision_cleanup(struct decision *d)
+void hark_conv_decision_cleanup(struct hark_conv_decision *d)
 {
     free(d->author_key);
     free(d->platform);
@@ -757,17 +765,29 @@ static void clear_pending(struct hark_conv *conv)
         conv->dirty.v[i]->is_dirty = false;
     }
     conv->dirty.n = 0;
-    for (size_t i = 0; i < conv->deleted.n; i++) {
-        free(conv->deleted.v[i].author_key);
-        free(conv->deleted.v[i].platform);
-        free(conv->deleted.v[i].conv_id);
-    }
-    conv->deleted.n = 0;
     conv->new_ids.n = 0;
     for (size_t i = 0; i < conv->decisions.n; i++) {
-        decision_cleanup(&conv->decisions.v[i]);
+        hark_conv_decision_cleanup(&conv->decisions.v[i]);
     }
     conv->decisions.n = 0;
+    for (size_t i = 0; i < conv->dirty_roots.n; i++) {
+        conv->dirty_roots.v[i]->is_dirty = false;
+    }
+    conv->dirty_roots.n = 0;
+}
+
+static void clear_retired(struct hark_conv *conv)
+{
+    for (size_t i = 0; i < conv->retired.n; i++) {
+        free(conv->retired.v[i].author_key);
+        free(conv->retired.v[i].platform);
+        free(conv->retired.v[i].conv_id);
+    }
+    conv->retired.n = 0;
+    for (size_t i = 0; i < conv->retired_roots.n; i++) {
+        free(conv->retired_roots.v[i]);
+    }
+    conv->retired_roots.n = 0;
 }
 
 void hark_conv_free(struct hark_conv *conv)
@@ -776,8 +796,9 @@ void hark_conv_free(struct hark_conv *conv)
         return;
     }
     clear_pending(conv);
+    clear_retired(conv);
     free(conv->dirty.v);
-    free(conv->deleted.v);
+    free(conv->retired.v);
     free(conv->new_ids.v);
     free(conv->decisions.v);
     for (size_t i = 0; i < conv->threads.cap; i++) {
@@ -786,26 +807,24 @@ void hark_conv_free(struct hark_conv *conv)
         }
     }
     free(conv->threads.slots);
-    hark_idwin_cleanup(&conv->applied);
-    sqlite3_finalize(conv->upsert_item);
-    sqlite3_finalize(conv->delete_item);
-    sqlite3_finalize(conv->insert_applied);
-    sqlite3_finalize(conv->insert_decision);
-    sqlite3_finalize(conv->select_decisions);
-    sqlite3_finalize(conv->prune_applied);
-    sqlite3_finalize(conv->prune_decisions);
-    if (conv->db && sqlite3_close(conv->db) != SQLITE_OK) {
-        HARK_LOG_ERROR("conversation", "close(\"%s\"): %s", conv->path,
-                       sqlite3_errmsg(conv->db));
+    while (conv->roots.oldest) {
+        struct hark_conv_root *r = conv->roots.oldest;
+        roots_unlink(&conv->roots, r);
+        root_free(r);
     }
+    free(conv->roots.slots);
+    free(conv->dirty_roots.v);
+    free(conv->retired_roots.v);
+    hark_idwin_cleanup(&conv->applied);
+    hark_conv_store_close(conv);
     free(conv->path);
     free(conv);
 }
 
 bool hark_conv_is_dirty(const struct hark_conv *conv)
 {
-    return conv->dirty.n || conv->deleted.n || conv->new_ids.n ||
-           conv->decisions.n;
+    return conv->dirty.n || conv->new_ids.n || conv->decisions.n ||
+           conv->dirty_roots.n;
 }
 
 const struct hark_conv_stats *hark_conv_stats_get(const struct hark_conv *conv)
@@ -815,88 +834,38 @@ const struct hark_conv_stats *hark_conv_stats_get(const struct hark_conv *conv)
 
 /* ---- commit ------------------------------------------------------------- */
 
-static int write_item(struct hark_conv *conv, const struct entry *e)
+/* How long items of each kind are kept after their last activity; 0 =
+ * forever. */
+static int64_t keep_answered_ms(const struct hark_conv_cfg *cfg)
 {
-    sqlite3_stmt *s = conv->upsert_item;
-    bind_text(s, 1, e->author_key);
-    bind_text(s, 2, e->thread->platform);
-    bind_text(s, 3, e->thread->conv_id);
-    bind_text(s, 4, e->id);
-    sqlite3_bind_int64(s, 5, e->seq);
-    sqlite3_bind_int(s, 6, (int)e->status);
-    sqlite3_bind_int64(s, 7, e->opened_ms);
-    sqlite3_bind_int64(s, 8, e->first_unanswered_ms);
-    sqlite3_bind_int64(s, 9, e->last_post_ms);
-    sqlite3_bind_int64(s, 10, e->answered_ms);
-    if (e->last_post_id) {
-        bind_text(s, 11, e->last_post_id);
-    } else {
-        sqlite3_bind_null(s, 11);
+    if (cfg->retention_ms <= 0) {
+        return 0;
     }
-    return run(s);
+    return cfg->retention_ms > cfg->reopen_ms ? cfg->retention_ms
+                                              : cfg->reopen_ms;
 }
 
-static int write_decision(struct hark_conv *conv, const struct decision *d)
+static int64_t keep_waiting_ms(const struct hark_conv_cfg *cfg)
 {
-    sqlite3_stmt *s = conv->insert_decision;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)d->obs_id);
-    sqlite3_bind_int64(s, 2, d->ord);
-    sqlite3_bind_int(s, 3, (int)d->kind);
-    bind_text(s, 4, d->item_id);
-    bind_text(s, 5, d->author_key);
-    bind_text(s, 6, d->platform);
-    bind_text(s, 7, d->conv_id);
-    sqlite3_bind_int64(s, 8, d->seq);
-    sqlite3_bind_int(s, 9, (int)d->status);
-    sqlite3_bind_int64(s, 10, d->opened_ms);
-    sqlite3_bind_int64(s, 11, d->first_unanswered_ms);
-    sqlite3_bind_int64(s, 12, d->answered_ms);
-    return run(s);
+    int64_t keep = keep_answered_ms(cfg);
+    if (keep == 0) {
+        return 0;
+    }
+    if (keep < WAITING_MAX_MS) {
+        keep = WAITING_MAX_MS;
+    }
+    return keep > cfg->group_window_ms ? keep : cfg->group_window_ms;
 }
 
-/* Writes the pending changes inside the open transaction; NULL or what
- * failed. */
-static const char *write_pending(struct hark_conv *conv)
+/* Last activity before this is due (0 = nothing is). */
+static int64_t cutoff(int64_t clock_ms, int64_t keep_ms)
 {
-    for (size_t i = 0; i < conv->deleted.n; i++) {
-        const struct deleted_row *r = &conv->deleted.v[i];
-        bind_text(conv->delete_item, 1, r->author_key);
-        bind_text(conv->delete_item, 2, r->platform);
-        bind_text(conv->delete_item, 3, r->conv_id);
-        if (run(conv->delete_item) != SQLITE_DONE) {
-            return "delete expired items";
-        }
-    }
-    for (size_t i = 0; i < conv->dirty.n; i++) {
-        if (write_item(conv, conv->dirty.v[i]) != SQLITE_DONE) {
-            return "write items";
-        }
-    }
-    for (size_t i = 0; i < conv->new_ids.n; i++) {
-        sqlite3_stmt *s = conv->insert_applied;
-        sqlite3_bind_int64(s, 1, conv->new_ids.v[i].ord);
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)conv->new_ids.v[i].obs_id);
-        if (run(s) != SQLITE_DONE) {
-            return "write applied event ids";
-        }
-    }
-    for (size_t i = 0; i < conv->decisions.n; i++) {
-        if (write_decision(conv, &conv->decisions.v[i]) != SQLITE_DONE) {
-            return "write decisions";
-        }
-    }
-    /* Keep the rows of the newest `window` ordinals, as the set does. */
-    int64_t last = conv->next_ord - 1;
-    int64_t drop_to = last - (int64_t)conv->applied.window;
-    if (conv->new_ids.n > 0 && drop_to > 0) {
-        sqlite3_bind_int64(conv->prune_applied, 1, drop_to);
-        sqlite3_bind_int64(conv->prune_decisions, 1, drop_to);
-        if (run(conv->prune_applied) != SQLITE_DONE ||
-            run(conv->prune_decisions) != SQLITE_DONE) {
-            return "forget old event ids";
-        }
-    }
-    return NULL;
+    return keep_ms > 0 && clock_ms > keep_ms ? clock_ms - keep_ms : 0;
+}
+
+static int64_t last_activity(const struct hark_conv_entry *e)
+{
+    return e->last_post_ms > e->answered_ms ? e->last_post_ms : e->answered_ms;
 }
 
 hark_err_t hark_conv_commit(struct hark_conv *conv, char *errbuf,
@@ -905,26 +874,35 @@ hark_err_t hark_conv_commit(struct hark_conv *conv, char *errbuf,
     if (!hark_conv_is_dirty(conv)) {
         return HARK_OK;
     }
-    if (exec(conv->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
-                           "begin a transaction", conv->db, "conversation");
+    struct hark_conv_retention ret = {
+        .answered_before_ms =
+            cutoff(conv->clock_ms, keep_answered_ms(&conv->cfg)),
+        .waiting_before_ms =
+            cutoff(conv->clock_ms, keep_waiting_ms(&conv->cfg)),
+        .limit = RETIRE_PER_COMMIT,
+        /* The index lives as long as the longest kept items: a reply to
+         * any post of a thread can still join, reopen or answer one. */
+        .roots_before_ms =
+            cutoff(conv->clock_ms, keep_waiting_ms(&conv->cfg)),
+    };
+    clear_retired(conv);
+    if (hark_conv_store_commit(conv, &ret, errbuf, errbuf_len) != HARK_OK) {
+        clear_retired(conv); /* rolled back: still there */
         conv->stats.commit_errors++;
         return HARK_EIO;
     }
-    const char *what = write_pending(conv);
-    if (!what && exec(conv->db, "COMMIT") != SQLITE_OK) {
-        what = "commit";
-    }
-    if (what) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
-                           "conversation");
-        if (!sqlite3_get_autocommit(conv->db)) {
-            (void)exec(conv->db, "ROLLBACK");
+    clear_pending(conv); /* first: retired items may have been dirty */
+    for (size_t i = 0; i < conv->retired.n; i++) {
+        if (forget_entry(conv, &conv->retired.v[i])) {
+            conv->stats.expired++;
         }
-        conv->stats.commit_errors++;
-        return HARK_EIO;
     }
-    clear_pending(conv);
+    for (size_t i = 0; i < conv->retired_roots.n; i++) {
+        (void)roots_forget(conv, conv->retired_roots.v[i]);
+        conv->stats.roots_expired++;
+    }
+    clear_retired(conv);
+    roots_trim(conv);
     conv->stats.commits++;
     return HARK_OK;
 }
@@ -941,8 +919,10 @@ static uint64_t hash_field(uint64_t h, const char *s)
     return h;
 }
 
-static void item_id(const char *author_key, const struct thread *th,
-                    const char *event_id, char out[17])
+static void item_id(const char *author_key,
+                    const struct hark_conv_thread *th,
+                    const char *event_id,
+                    char out[17])
 {
     uint64_t h = hark_hash64("hark.item", 9, HARK_HASH_SEED);
     h = hash_field(h, author_key);
@@ -1041,10 +1021,13 @@ static void push_change(struct hark_conv_changes *out, const char *id,
     c->is_replay = is_replay;
 }
 
-static void record(struct hark_conv *conv, uint64_t obs, int64_t ord,
-                   enum decision_kind kind, const struct entry *e)
+static void record(struct hark_conv *conv,
+                   uint64_t obs,
+                   int64_t ord,
+                   enum hark_conv_decision_kind kind,
+                   const struct hark_conv_entry *e)
 {
-    struct decision d = {
+    struct hark_conv_decision d = {
         .obs_id = obs,
         .ord = ord,
         .kind = kind,
@@ -1058,13 +1041,14 @@ static void record(struct hark_conv *conv, uint64_t obs, int64_t ord,
         .answered_ms = e->answered_ms,
     };
     memcpy(d.item_id, e->id, sizeof(d.item_id));
-    VEC_PUSH(conv->decisions, d);
+    HARK_CONV_VEC_PUSH(conv->decisions, d);
 }
 
-static void apply_decision(const struct decision *d, struct hark_item *item,
+static void apply_decision(const struct hark_conv_decision *d,
+                           struct hark_item *item,
                            struct hark_conv_changes *out)
 {
-    if (d->kind == DEC_ITEM) {
+    if (d->kind == HARK_CONV_DEC_ITEM) {
         fill_item(item, d->item_id, d->seq, d->status, d->opened_ms,
                   d->first_unanswered_ms);
     } else {
@@ -1090,31 +1074,16 @@ static hark_err_t replay(struct hark_conv *conv, uint64_t obs,
         }
         return HARK_OK;
     }
-    sqlite3_stmt *s = conv->select_decisions;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)obs);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *id = col_text(s, 1);
-        uint32_t seq = (uint32_t)sqlite3_column_int64(s, 5);
-        enum hark_conv_status status = to_status(sqlite3_column_int64(s, 6));
-        int64_t opened_ms = sqlite3_column_int64(s, 7);
-        if (sqlite3_column_int(s, 0) == DEC_ITEM) {
-            fill_item(item, id, seq, status, opened_ms,
-                      sqlite3_column_int64(s, 8));
-        } else {
-            push_change(out, id, col_text(s, 2), col_text(s, 3),
-                        col_text(s, 4), seq, status, opened_ms,
-                        sqlite3_column_int64(s, 9), true);
+    struct hark_conv_decisions stored = {0};
+    hark_err_t err = hark_conv_store_decisions(conv, obs, &stored);
+    for (size_t i = 0; i < stored.n; i++) {
+        if (err == HARK_OK) {
+            apply_decision(&stored.v[i], item, out);
         }
+        hark_conv_decision_cleanup(&stored.v[i]);
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE) {
-        HARK_LOG_ERROR("conversation", "read stored decisions from %s: %s",
-                       conv->path, sqlite3_errmsg(conv->db));
-        return HARK_EIO;
-    }
-    return HARK_OK;
+    free(stored.v);
+    return err;
 }
 
 /* Marks the open items of `conv_id` answered by a brand post at `t`. */
@@ -1122,11 +1091,11 @@ static void answer_thread(struct hark_conv *conv, const char *platform,
                           const char *conv_id, int64_t t, uint64_t obs,
                           int64_t ord, struct hark_conv_changes *out)
 {
-    struct thread *th = thread_find(conv, platform, conv_id);
+    struct hark_conv_thread *th = thread_find(conv, platform, conv_id);
     if (!th) {
         return;
     }
-    for (struct entry *e = th->entries; e; e = e->next) {
+    for (struct hark_conv_entry *e = th->entries; e; e = e->next) {
         bool is_waiting =
             e->status == HARK_CONV_OPEN || e->status == HARK_CONV_REOPENED;
         /* A reply older than the first unanswered post does not answer
@@ -1138,15 +1107,17 @@ static void answer_thread(struct hark_conv *conv, const char *platform,
         e->answered_ms = t;
         e->first_unanswered_ms = 0;
         mark_dirty(conv, e);
-        record(conv, obs, ord, DEC_ANSWER, e);
+        record(conv, obs, ord, HARK_CONV_DEC_ANSWER, e);
         push_change(out, e->id, e->author_key, th->platform, th->conv_id,
                     e->seq, e->status, e->opened_ms, e->answered_ms, false);
         conv->stats.answered++;
     }
 }
 
-static void start_item(struct hark_conv *conv, struct entry *e,
-                       const char *event_id, int64_t t)
+static void start_item(struct hark_conv *conv,
+                       struct hark_conv_entry *e,
+                       const char *event_id,
+                       int64_t t)
 {
     item_id(e->author_key, e->thread, event_id, e->id);
     e->seq = 1;
@@ -1159,8 +1130,11 @@ static void start_item(struct hark_conv *conv, struct entry *e,
 }
 
 /* The author's post at `t` joins, reopens or starts their item. */
-static void join_item(struct hark_conv *conv, struct entry *e, bool is_new,
-                      const struct hark_post *post, const char *event_id,
+static void join_item(struct hark_conv *conv,
+                      struct hark_conv_entry *e,
+                      bool is_new,
+                      const struct hark_post *post,
+                      const char *event_id,
                       int64_t t)
 {
     bool is_waiting =
@@ -1190,6 +1164,49 @@ static void join_item(struct hark_conv *conv, struct entry *e, bool is_new,
     mark_dirty(conv, e);
 }
 
+/* Moves the retention clock to a post at `t`, never past `now_ms`. */
+static void clock_advance(struct hark_conv *conv, int64_t t, int64_t now_ms)
+{
+    int64_t clock = t < now_ms ? t : now_ms;
+    if (clock > conv->clock_ms) {
+        conv->clock_ms = clock;
+    }
+}
+
+void hark_conv_note_post(struct hark_conv *conv, const struct hark_post *post,
+                         int64_t now_ms)
+{
+    if (!conv || !post || post->is_deleted) {
+        return;
+    }
+    int64_t t = post_time(post, now_ms);
+    clock_advance(conv, t, now_ms);
+    if (nonempty(post->in_reply_to)) {
+        free(post_root(conv, post, t));
+    }
+}
+
+/* A brand reply at `t` answers the open items of its thread: every
+ * conversation it names (its root, conversation_id, in_reply_to) and the
+ * ones the index leads to from its parent (a reply that started a thread
+ * of its own before its parent was seen is still in it). */
+static void answer_reply(struct hark_conv *conv, const struct hark_post *post,
+                         const char *root, int64_t t, uint64_t obs,
+                         int64_t ord, struct hark_conv_changes *out)
+{
+    struct root_path path = {0};
+    path_add(&path, root);
+    path_add(&path, post->conversation_id);
+    path_add(&path, post->in_reply_to);
+    if (nonempty(post->in_reply_to)) {
+        free(follow(conv, post->platform, post->in_reply_to, &path));
+    }
+    for (size_t i = 0; i < path.n; i++) {
+        answer_thread(conv, post->platform, path.v[i], t, obs, ord, out);
+    }
+    path_cleanup(&path);
+}
+
 hark_err_t hark_conv_observe(struct hark_conv *conv, struct hark_item *item,
                              bool is_brand, const char *event_id,
                              int64_t now_ms, struct hark_conv_changes *out)
@@ -1199,20 +1216,19 @@ hark_err_t hark_conv_observe(struct hark_conv *conv, struct hark_item *item,
     if (!post || post->is_deleted) {
         return HARK_OK;
     }
-    const char *reply_to[2] = {post->conversation_id, post->in_reply_to};
     char *key = NULL;
-    const char *conv_id = NULL;
     if (is_brand) {
-        if (!(reply_to[0] && *reply_to[0]) && !(reply_to[1] && *reply_to[1])) {
+        if (!nonempty(post->conversation_id) && !nonempty(post->in_reply_to)) {
             return HARK_OK; /* not a reply: answers nothing, ever */
         }
     } else {
         if (item->action != HARK_ACTION_ENGAGE) {
+            hark_conv_note_post(conv, post, now_ms); /* no item: indexed */
             return HARK_OK;
         }
-        conv_id = post_conversation(post);
-        key = conv_id ? author_key(item) : NULL;
+        key = post_conversation(post) ? author_key(item) : NULL;
         if (!key) {
+            hark_conv_note_post(conv, post, now_ms);
             return HARK_OK;
         }
     }
@@ -1223,90 +1239,53 @@ hark_err_t hark_conv_observe(struct hark_conv *conv, struct hark_item *item,
     }
     int64_t ord = conv->next_ord++;
     hark_idwin_add(&conv->applied, obs);
-    struct applied_row row = {.obs_id = obs, .ord = ord};
-    VEC_PUSH(conv->new_ids, row);
+    struct hark_conv_applied_row row = {.obs_id = obs, .ord = ord};
+    HARK_CONV_VEC_PUSH(conv->new_ids, row);
     conv->stats.observed++;
     int64_t t = post_time(post, now_ms);
+    clock_advance(conv, t, now_ms);
+    char *root = post_root(conv, post, t);
+    hark_assert(root); /* a reply, or a post with a conversation */
 
     if (is_brand) {
-        for (size_t i = 0; i < 2; i++) {
-            const char *c = reply_to[i];
-            if (!c || !*c || (i == 1 && reply_to[0] &&
-                              strcmp(reply_to[0], c) == 0)) {
-                continue;
-            }
-            answer_thread(conv, post->platform, c, t, obs, ord, out);
-        }
+        answer_reply(conv, post, root, t, obs, ord, out);
+        free(root);
         return HARK_OK;
     }
-    struct thread *th = thread_get(conv, post->platform, conv_id);
-    struct entry *e = entry_find(th, key);
+    struct hark_conv_thread *th = thread_get(conv, post->platform, root);
+    free(root);
+    struct hark_conv_entry *e = entry_find(th, key);
     bool is_new = e == NULL;
     if (is_new) {
         e = entry_add(conv, th, key);
     }
     free(key);
     join_item(conv, e, is_new, post, event_id, t);
-    record(conv, obs, ord, DEC_ITEM, e);
+    record(conv, obs, ord, HARK_CONV_DEC_ITEM, e);
     fill_item(item, e->id, e->seq, e->status, e->opened_ms,
               e->first_unanswered_ms);
     return HARK_OK;
 }
 
-/* ---- expiry ------------------------------------------------------------- */
-
-static bool is_expired(const struct hark_conv *conv, const struct entry *e,
-                       int64_t now_ms)
-{
-    if (e->is_dirty) {
-        return false; /* pending in this commit; the next sweep takes it */
-    }
-    if (e->status == HARK_CONV_ANSWERED) {
-        return now_ms - e->answered_ms > conv->cfg.reopen_ms;
-    }
-    int64_t keep = conv->cfg.group_window_ms > conv->cfg.reopen_ms
-                       ? conv->cfg.group_window_ms
-                       : conv->cfg.reopen_ms;
-    return now_ms - e->last_post_ms > keep;
-}
+/* ---- retention ---------------------------------------------------------- */
 
 size_t hark_conv_expire(struct hark_conv *conv, int64_t now_ms)
 {
-    size_t n_expired = 0;
-    struct thread_table *t = &conv->threads;
-    for (size_t i = 0; i < t->cap;) {
-        struct thread *th = t->slots[i];
-        if (!th) {
-            i++;
-            continue;
-        }
-        for (struct entry **pe = &th->entries; *pe;) {
-            struct entry *e = *pe;
-            if (!is_expired(conv, e, now_ms)) {
-                pe = &e->next;
-                continue;
+    int64_t clock = conv->clock_ms < now_ms ? conv->clock_ms : now_ms;
+    int64_t answered_before = cutoff(clock, keep_answered_ms(&conv->cfg));
+    int64_t waiting_before = cutoff(clock, keep_waiting_ms(&conv->cfg));
+    size_t n_due = 0;
+    const struct hark_conv_thread_table *t = &conv->threads;
+    for (size_t i = 0; i < t->cap; i++) {
+        const struct hark_conv_thread *th = t->slots[i];
+        for (const struct hark_conv_entry *e = th ? th->entries : NULL; e;
+             e = e->next) {
+            int64_t before = e->status == HARK_CONV_ANSWERED ? answered_before
+                                                             : waiting_before;
+            if (last_activity(e) < before) {
+                n_due++;
             }
-            *pe = e->next;
-            struct deleted_row r = {
-                .author_key = e->author_key,
-                .platform = hark_xstrdup(th->platform),
-                .conv_id = hark_xstrdup(th->conv_id),
-            };
-            e->author_key = NULL;
-            VEC_PUSH(conv->deleted, r);
-            entry_free(e);
-            conv->stats.items--;
-            n_expired++;
         }
-        if (!th->entries) {
-            /* Backward shift may move a later thread into slot i: look
-             * at slot i again. */
-            table_remove(t, th);
-            thread_free(th);
-            continue;
-        }
-        i++;
     }
-    conv->stats.expired += n_expired;
-    return n_expired;
+    return n_due;
 }

@@ -433,16 +433,12 @@ def test_replayed_posts_do_not_change_items():
 
 
 # Mastodon's Status has no thread root: src_mastodon.c sets a reply's
-# conversation_id to its in_reply_to_id (its parent), so only direct
-# replies to the first post share its conversation.
-# docs/internals/conversations.md assumes Mastodon sets a thread root
-# ("so this is rare"); it does not, and these everyday threads split.
-THREAD_ROOT_BUG = ("Mastodon replies are keyed by their parent, not the "
-                   "thread root (src_mastodon.c: conversation_id = "
-                   "in_reply_to_id)")
+# conversation_id to its in_reply_to_id (its parent). The conversation
+# state's thread index (docs/internals/conversations.md "Thread roots")
+# finds the root through the posts hark saw; these everyday threads must
+# stay one item.
 
 
-@H.known_bug(THREAD_ROOT_BUG, "one item, sequences 1..3")
 def test_thread_chain_stays_one_item():
     """A customer's thread A <- B <- C (each post replying to the previous
     one, how Mastodon threads are written) is one item, sequence 3."""
@@ -464,7 +460,6 @@ def test_thread_chain_stays_one_item():
               "one item, sequences 1..3: ids %r, sequences %r" % (ids, seqs))
 
 
-@H.known_bug(THREAD_ROOT_BUG, "the brand's reply to B answered the item")
 def test_brand_reply_to_latest_post_answers():
     """The agent replies to the customer's latest post of the thread (B,
     itself a reply to A): the item is answered."""
@@ -487,7 +482,6 @@ def test_brand_reply_to_latest_post_answers():
               "the brand's reply to B answered the item: updates %r" % ups)
 
 
-@H.known_bug(THREAD_ROOT_BUG, "the same item, reopened")
 def test_customer_reply_to_brand_answer_reopens():
     """The customer answers the brand's reply ("still broken"): the same
     item is reopened, not a new one opened."""
@@ -514,20 +508,14 @@ def test_customer_reply_to_brand_answer_reopens():
                                                          item_id))
 
 
-ORDER_BUG = ("posts of one page reach the emit thread in worker order, and "
-             "hark_conv_observe takes arrival order for post order")
-
-
 def test_one_page_thread_keeps_post_order():
     """A complaint and its follow-ups fetched in one page: the complaint is
     sequence 1, the item opened (and the SLA runs) from its time.
 
-    Known bug (ORDER_BUG): with workers > 1 this fails in about one run of
-    four, so it is skipped unless HARK_E2E_KNOWN_BUGS=1 (then it tries a
-    few times and must never see the posts out of order)."""
-    if os.environ.get("HARK_E2E_KNOWN_BUGS", "") in ("", "0"):
-        H.skip_test("known bug, not deterministic: " + ORDER_BUG +
-                    "; run with HARK_E2E_KNOWN_BUGS=1")
+    With four workers the posts finish analysis in any order; the emit
+    thread must take them back in arrival order (app/pipeline.c, core/
+    reorder.c). Before that, this failed in about one run of four, so it
+    tries eight times."""
     for trial in range(8):
         with H.ReplayServer() as replay, H.temp_dir() as tmp:
             cfg = setup(tmp, replay.url)
