@@ -20,8 +20,10 @@
  *   - first run (no cursor): the newest page, and up to backfill_pages
  *     pages back with `after`;
  *   - with a cursor: from the newest page back with `after` until a page
- *     holds an item at or older than the cursor; items not newer than the
- *     cursor are not emitted.
+ *     holds an item older than the cursor's second (or the cursor item);
+ *     those are not emitted. Items of the cursor's own second are emitted
+ *     again, and the engine's dedup window drops the ones already
+ *     delivered: one that appeared late in that second is not lost.
  *
  * "Newer" compares (created_utc, id): time first (ids of different kinds
  * and, within one second, even of one kind are not in listing order), then
@@ -182,6 +184,24 @@ static int key_cmp(const struct reddit_key *a, const struct reddit_key *b)
         return a->time_s < b->time_s ? -1 : 1;
     }
     return hark_id_cmp(a->id36, b->id36);
+}
+
+/*
+ * Whether an item was delivered by an earlier walk: older than the
+ * cursor's second, or the cursor item itself. Other items of the cursor's
+ * second are delivered again: within one second Reddit's listing order is
+ * not id order and an item can show up after a walk passed its second, so
+ * they are left to the engine's dedup window rather than skipped.
+ */
+static bool is_delivered(const struct reddit_key *key,
+                         const struct reddit_key *cursor)
+{
+    if (key->time_s >= 0 && cursor->time_s >= 0) {
+        return key->time_s < cursor->time_s ||
+               (key->time_s == cursor->time_s &&
+                hark_id_cmp(key->id36, cursor->id36) == 0);
+    }
+    return key_cmp(key, cursor) <= 0;
 }
 
 /* "t3_abc@1700000000" (or a bare fullname) into *key. */
@@ -716,8 +736,8 @@ static void take_child(const struct reddit *r,
         w->has_oldest = true;
         w->oldest = key;
     }
-    if (r->has_cursor && key_cmp(&key, &r->cursor) <= 0) {
-        w->is_reached = true; /* already delivered */
+    if (r->has_cursor && is_delivered(&key, &r->cursor)) {
+        w->is_reached = true;
         return;
     }
     page->posts[page->n_posts++] =

@@ -518,7 +518,7 @@ static void test_parse__cursor_older_than_page_walks_back(void **unused)
     src_cleanup(&src);
 }
 
-static void test_parse__same_second_compares_ids(void **unused)
+static void test_parse__cursor_second_is_delivered_again(void **unused)
 {
     (void)unused;
     struct src src;
@@ -530,16 +530,19 @@ static void test_parse__same_second_compares_ids(void **unused)
     char errbuf[512];
     /*
      * At 1482373039 the recording lists ... dbhn10i, dbhn10g, dbhn10h ...:
-     * of that second's comments, those with a larger id than dbhn10g
-     * (dbhn10h .. dbhn110, 20) and every later one (13) are new.
+     * within a second, listing order is not id order, so a comment of the
+     * cursor's second may appear after a walk passed it. Every comment of
+     * that second but the cursor's own (34: smaller ids like dbhn10f too)
+     * comes again, for the engine's dedup window to sort out, and every
+     * later one (13) is new.
      */
     assert_int_equal(fetch(src.state, "t1_dbhn10g@1482373039", NULL, body, len,
                            &page, errbuf, sizeof(errbuf)),
                      HARK_OK);
-    assert_int_equal(page.n_posts, 33);
+    assert_int_equal(page.n_posts, 47);
     find_post(&page, "t1_dbhn10h");
+    find_post(&page, "t1_dbhn10f");
     for (size_t i = 0; i < page.n_posts; i++) {
-        assert_string_not_equal(page.posts[i]->id, "t1_dbhn10f");
         assert_string_not_equal(page.posts[i]->id, "t1_dbhn10g");
     }
     assert_null(page.next_token);
@@ -1011,7 +1014,7 @@ int main(void)
         cmocka_unit_test(test_parse__backfill_follows_after),
         cmocka_unit_test(test_parse__cursor_on_page_ends_walk),
         cmocka_unit_test(test_parse__cursor_older_than_page_walks_back),
-        cmocka_unit_test(test_parse__same_second_compares_ids),
+        cmocka_unit_test(test_parse__cursor_second_is_delivered_again),
         cmocka_unit_test(test_parse__depth_limit_is_a_gap_note),
         cmocka_unit_test(test_parse__bad_bodies),
         cmocka_unit_test(test_parse__truncated_listing),
