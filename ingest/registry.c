@@ -74,11 +74,27 @@ void hark_page_cleanup(struct hark_page *page)
     free(page->posts);
     free(page->cursor);
     free(page->next_token);
+    for (size_t i = 0; i < page->n_bad; i++) {
+        free(page->bad[i].reason);
+        free(page->bad[i].raw);
+    }
+    free(page->bad);
     memset(page, 0, sizeof(*page));
     page->rate.limit = -1;
     page->rate.remaining = -1;
     page->rate.reset_at_ms = -1;
     page->rate.retry_after_ms = -1;
+}
+
+void hark_page_add_bad(struct hark_page *page, const char *raw,
+                       size_t raw_len, const char *reason)
+{
+    page->bad =
+        hark_xrealloc(page->bad, (page->n_bad + 1) * sizeof(*page->bad));
+    struct hark_bad_msg *b = &page->bad[page->n_bad++];
+    b->reason = hark_xstrdup(reason ? reason : "unreadable message");
+    b->raw = raw ? hark_xstrndup(raw, raw_len) : NULL;
+    b->raw_len = raw ? raw_len : 0;
 }
 
 static unsigned char lower(char c)

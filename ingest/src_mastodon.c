@@ -878,6 +878,8 @@ struct feed_ctx {
     size_t n_bad;
     char *errbuf;
     size_t errbuf_len;
+    const char *raw; /* the message being read (for the DLQ) */
+    size_t raw_len;
 };
 
 static void page_add(struct hark_page *page, struct hark_post *post)
@@ -890,16 +892,22 @@ static void page_add(struct hark_page *page, struct hark_post *post)
 static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
     HARK_PRINTF(2, 3);
 
-/* Counts a message that could not be read; the first one says why. */
+/*
+ * A message that could not be read: recorded with its own bytes (the
+ * engine sends each to the DLQ); the first one's reason also goes to
+ * errbuf, with a count of the others.
+ */
 static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
 {
-    if (fc->n_bad++ > 0 || !fc->errbuf || fc->errbuf_len == 0) {
-        return;
-    }
+    char why[512];
     va_list ap;
     va_start(ap, fmt);
-    (void)vsnprintf(fc->errbuf, fc->errbuf_len, fmt, ap);
+    (void)vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    hark_page_add_bad(fc->page, fc->raw, fc->raw_len, why);
+    if (fc->n_bad++ == 0 && fc->errbuf && fc->errbuf_len > 0) {
+        (void)snprintf(fc->errbuf, fc->errbuf_len, "%s", why);
+    }
 }
 
 /* A tombstone for a `delete` event: id and platform only. */
@@ -974,6 +982,8 @@ static void stream_status(struct feed_ctx *fc, const char *event,
 static void on_stream_msg(void *ctx, const struct hark_sse_msg *msg)
 {
     struct feed_ctx *fc = ctx;
+    fc->raw = msg->is_too_big ? NULL : msg->data;
+    fc->raw_len = msg->is_too_big ? 0 : msg->data_len;
     if (msg->is_too_big) {
         feed_bad(fc, "%s event of %zu bytes is larger than the %u-byte "
                  "limit; dropped", msg->event, msg->size, HARK_SSE_MAX_MSG);
@@ -994,7 +1004,7 @@ static hark_err_t mastodon_feed(void *state, const char *data, size_t len,
                                 size_t errbuf_len)
 {
     struct mastodon *m = state;
-    struct feed_ctx fc = {m, page, 0, errbuf, errbuf_len};
+    struct feed_ctx fc = {m, page, 0, errbuf, errbuf_len, NULL, 0};
     page->is_forward = true;
     hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
     hark_sse_feed(&m->sse, data, len, on_stream_msg, &fc);

@@ -374,21 +374,29 @@ struct feed_ctx {
     size_t n_bad;
     char *errbuf;
     size_t errbuf_len;
+    const char *raw; /* the message being read (for the DLQ) */
+    size_t raw_len;
 };
 
 static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
     HARK_PRINTF(2, 3);
 
-/* Counts a message that could not be used; the first one says why. */
+/*
+ * A message that could not be read: recorded with its own bytes (the
+ * engine sends each to the DLQ); the first one's reason also goes to
+ * errbuf, with a count of the others.
+ */
 static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
 {
-    if (fc->n_bad++ > 0 || !fc->errbuf || fc->errbuf_len == 0) {
-        return;
-    }
+    char why[512];
     va_list ap;
     va_start(ap, fmt);
-    (void)vsnprintf(fc->errbuf, fc->errbuf_len, fmt, ap);
+    (void)vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    hark_page_add_bad(fc->page, fc->raw, fc->raw_len, why);
+    if (fc->n_bad++ == 0 && fc->errbuf && fc->errbuf_len > 0) {
+        (void)snprintf(fc->errbuf, fc->errbuf_len, "%s", why);
+    }
 }
 
 /* {"errors": [{title, detail, ...}]}: what the platform said, once. */
@@ -410,6 +418,8 @@ static void stream_errors(struct feed_ctx *fc, const struct hark_json *errs)
 static void on_line(void *ctx, const struct hark_sse_msg *msg)
 {
     struct feed_ctx *fc = ctx;
+    fc->raw = msg->is_too_big ? NULL : msg->data;
+    fc->raw_len = msg->is_too_big ? 0 : msg->data_len;
     if (msg->is_too_big) {
         feed_bad(fc, "a stream line of %zu bytes is larger than the %u-byte "
                  "limit; dropped", msg->size, HARK_SSE_MAX_MSG);
@@ -463,7 +473,7 @@ static hark_err_t xs_feed(void *state, const char *data, size_t len,
                           size_t errbuf_len)
 {
     struct xs *x = state;
-    struct feed_ctx fc = {x, page, 0, errbuf, errbuf_len};
+    struct feed_ctx fc = {x, page, 0, errbuf, errbuf_len, NULL, 0};
     page->is_forward = true;
     if (errbuf && errbuf_len > 0) {
         errbuf[0] = '\0';

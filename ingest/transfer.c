@@ -30,7 +30,14 @@ static size_t on_stream(struct src *s, char *ptr, size_t n)
     if (s->def->ops->feed(s->def->state, ptr, n, &page, errbuf,
                           sizeof(errbuf)) != HARK_OK) {
         atomic_fetch_add(&s->def->stats->bad_pages, 1);
-        ing->opts.dlq(ing->opts.opaque, s->idx, s->url, errbuf, ptr, n);
+        if (page.n_bad == 0) { /* an adapter that names no message */
+            ing->opts.dlq(ing->opts.opaque, s->idx, s->url, errbuf, ptr, n);
+        }
+    }
+    /* Each unreadable message on its own, with its own bytes. */
+    for (size_t i = 0; i < page.n_bad; i++) {
+        ing->opts.dlq(ing->opts.opaque, s->idx, s->url, page.bad[i].reason,
+                      page.bad[i].raw, page.bad[i].raw_len);
     }
     if (!s->has_no_rest) {
         /* Only REST walks move the cursor of a source that has them: a

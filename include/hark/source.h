@@ -64,6 +64,13 @@ struct hark_rate {
  *               page by page; otherwise only when the walk ends.
  *   next_token: where the walk continues within this poll (NULL = done).
  */
+/* A stream message feed() could not read: why, and its own bytes. */
+struct hark_bad_msg {
+    char *reason;
+    char *raw; /* a copy of the message; NULL when it was not kept */
+    size_t raw_len;
+};
+
 struct hark_page {
     struct hark_post **posts;
     size_t n_posts;
@@ -71,6 +78,9 @@ struct hark_page {
     char *next_token;
     bool is_forward;      /* cursor may be committed page by page */
     struct hark_rate rate;
+    /* feed() only: each goes to the DLQ with its reason and bytes */
+    struct hark_bad_msg *bad;
+    size_t n_bad;
 };
 
 /*
@@ -178,6 +188,9 @@ const struct hark_source_ops *hark_source_ops_find(const char *type);
 const char *hark_source_types(void);
 
 void hark_page_cleanup(struct hark_page *page);
+/* Records a message feed() could not read (raw may be NULL: too big). */
+void hark_page_add_bad(struct hark_page *page, const char *raw,
+                       size_t raw_len, const char *reason);
 /* The value of header `name` (lowercase), or NULL. Borrowed. */
 const char *hark_response_header(const struct hark_response *resp,
                                  const char *name);

@@ -441,6 +441,14 @@ static void test_feed__bad_lines_counted_good_ones_kept(void **state)
     /* With data, "errors" are partial: the tweet is kept. */
     assert_int_equal(page.n_posts, 1);
     assert_string_equal(page.posts[0]->id, "7");
+    /* Each bad line is reported on its own, with its own bytes only (the
+     * DLQ gets that, not the whole chunk). */
+    assert_int_equal(page.n_bad, 2);
+    assert_int_equal(page.bad[0].raw_len, 3);
+    assert_memory_equal(page.bad[0].raw, "[1]", 3);
+    assert_non_null(strstr(page.bad[0].reason, "not an object"));
+    assert_string_equal(page.bad[1].raw, "{\"data\": {\"text\": \"no id\"}}");
+    assert_non_null(strstr(page.bad[1].reason, "unreadable tweet"));
     hark_page_cleanup(&page);
 
     /* A line over the 1 MiB limit is one bad message; the next is read. */
@@ -453,6 +461,8 @@ static void test_feed__bad_lines_counted_good_ones_kept(void **state)
                           sizeof(errbuf)),
                      HARK_EINVAL);
     assert_non_null(strstr(errbuf, "larger than"));
+    assert_int_equal(page.n_bad, 1);
+    assert_null(page.bad[0].raw); /* not kept: it was dropped unread */
     assert_int_equal(page.n_posts, 1);
     assert_string_equal(page.posts[0]->id, "8");
     hark_page_cleanup(&page);
