@@ -25,7 +25,9 @@
  *   post_acts(post_key PK, acts, seen_ms)  acts counted per post, so an
  *                            edit does not count them twice; kept 30
  *                            days.
- *   conversations(platform, id PK, ...)  posts per conversation.
+ *   conversations(platform, id PK, ...)  posts per conversation; a row
+ *                            goes 90 days after its conversation's
+ *                            last post (CONV_KEEP_MS).
  *
  * One row per commit for applied ids instead of one per post keeps the
  * write cost of a batch at one B-tree insert plus one upsert per author
@@ -43,6 +45,8 @@
 
 #define SCHEMA_VERSION 1
 #define ACTS_KEEP_MS ((int64_t)30 * 86400000)
+/* Conversation rows outlive their last post by this much (see below). */
+#define CONV_KEEP_MS ((int64_t)90 * 86400000)
 
 struct batch_info {
     int64_t seq;
@@ -115,6 +119,8 @@ static const char schema_sql[] =
     " n_posts INTEGER NOT NULL, n_customer_posts INTEGER NOT NULL,"
     " first_post_ms INTEGER, last_post_ms INTEGER,"
     " PRIMARY KEY(platform, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS conversations_last"
+    " ON conversations(last_post_ms);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', 1);";
 
 static const char upsert_author_sql[] =
@@ -701,6 +707,27 @@ static int prune_acts(struct hark_rel_store *st, const struct hark_rel_batch *b)
 }
 
 /*
+ * Conversations whose last post is CONV_KEEP_MS older than the newest post
+ * of the batch are forgotten (through conversations_last): without it the
+ * table grows by one row per thread ever seen.
+ */
+static int prune_convs(struct hark_rel_store *st,
+                       const struct hark_rel_batch *b)
+{
+    int64_t newest = 0;
+    for (size_t i = 0; i < b->n_convs; i++) {
+        if (b->convs[i].t_ms > newest) {
+            newest = b->convs[i].t_ms;
+        }
+    }
+    char sql[128];
+    (void)snprintf(sql, sizeof(sql),
+                   "DELETE FROM conversations WHERE last_post_ms < %" PRId64,
+                   newest - CONV_KEEP_MS);
+    return exec(st->db, sql) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+}
+
+/*
  * Deletes up to `limit` idle strangers last seen before `before_ms`,
  * oldest first, appending their keys to `out`. *n counts them.
  */
@@ -788,6 +815,9 @@ static const char *write_batch(struct hark_rel_store *st,
         if (write_conv(st, &b->convs[i]) != SQLITE_DONE) {
             return "write conversations";
         }
+    }
+    if (b->n_convs > 0 && prune_convs(st, b) != SQLITE_DONE) {
+        return "forget old conversations";
     }
     if (prune(st, drop) != SQLITE_DONE) {
         return "forget old event ids";

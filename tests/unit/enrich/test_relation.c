@@ -106,6 +106,7 @@ struct post_spec {
     double clv;
     int64_t file_recommendations;
     const char *edited_at;
+    const char *conv; /* conversation id or NULL */
 };
 
 static struct hark_item *make_item(const struct post_spec *s)
@@ -117,6 +118,7 @@ static struct hark_item *make_item(const struct post_spec *s)
     hark_time_format(s->t_ms ? s->t_ms : T0, ts);
     post->created_at = hark_xstrdup(ts);
     post->edited_at = hark_xstrdup(s->edited_at);
+    post->conversation_id = hark_xstrdup(s->conv);
     free(post->text);
     post->text = hark_xstrdup("text");
     post->author.id = hark_xstrdup(s->author);
@@ -904,6 +906,58 @@ static void test_hark_relation_commit__forgets_in_batches(void **state)
     assert_int_equal(st->idle_strangers, 1);
 }
 
+/* The conversation ids in relation.sqlite, as "a,b," in id order. */
+static void conv_rows(struct fx *fx, char *out, size_t out_len)
+{
+    hark_relation_free(fx->rel);
+    fx->rel = NULL;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/relation.sqlite", fx->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM conversations "
+                                            "ORDER BY id",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    out[0] = '\0';
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        size_t n = strlen(out);
+        snprintf(out + n, out_len - n, "%s,", sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    fx_open(fx);
+}
+
+static void test_hark_relation_commit__forgets_old_conversations(void **state)
+{
+    struct fx *fx = *state;
+    char rows[256];
+    struct post_spec a = {.author = "a", .post_id = "p1", .t_ms = T0,
+                          .sentiment = NAN, .conv = "x1"};
+    observe(fx, &a);
+    commit(fx);
+    conv_rows(fx, rows, sizeof(rows));
+    assert_string_equal(rows, "x1,");
+
+    /* 89 days on, x1 is kept; 91 days on, its row goes. */
+    struct post_spec b = {.author = "b", .post_id = "p2",
+                          .t_ms = T0 + 89 * DAY, .sentiment = NAN,
+                          .conv = "x2"};
+    observe(fx, &b);
+    commit(fx);
+    conv_rows(fx, rows, sizeof(rows));
+    assert_string_equal(rows, "x1,x2,");
+    b.post_id = "p3";
+    b.t_ms = T0 + 91 * DAY;
+    b.conv = "x3";
+    observe(fx, &b);
+    commit(fx);
+    conv_rows(fx, rows, sizeof(rows));
+    assert_string_equal(rows, "x2,x3,");
+}
+
 static void test_hark_relation_open__idle_strangers_indexed(void **state)
 {
     struct fx *fx = *state;
@@ -1177,6 +1231,7 @@ int main(void)
         T(test_hark_relation_commit__max_strangers_keeps_newest),
         T(test_hark_relation_commit__forgets_in_batches),
         T(test_hark_relation_open__idle_strangers_indexed),
+        T(test_hark_relation_commit__forgets_old_conversations),
 #undef T
         cmocka_unit_test(test_hark_relation_cfg_parse__overrides),
         cmocka_unit_test(test_hark_relation_cfg_parse__errors_have_positions),
