@@ -1,7 +1,8 @@
 /*
  * registry: the table of platform adapters (one row per src_<platform>.c,
  * as nginx lists its modules), the page and response helpers every adapter
- * and the engine share, and the id ordering adapters use for cursors.
+ * and the engine share, the id ordering adapters use for cursors, and the
+ * message loop the stream adapters' feed() share.
  *
  * Adding a platform: write src_<platform>.c with its ops table, declare it
  * in source_int.h, add one row below.
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "source_int.h"
+#include "sse_int.h"
 
 static const struct hark_source_ops *const adapters[] = {
     &hark_src_mastodon,
@@ -113,6 +115,21 @@ static bool name_eq(const char *a, const char *b)
     return *a == *b;
 }
 
+int64_t hark_response_count(const struct hark_response *resp,
+                            const char *name)
+{
+    const char *v = hark_response_header(resp, name);
+    if (!v) {
+        return -1;
+    }
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || d < 0 || d > 9e15) {
+        return -1;
+    }
+    return (int64_t)d;
+}
+
 const char *hark_response_header(const struct hark_response *resp,
                                  const char *name)
 {
@@ -173,8 +190,8 @@ hark_err_t hark_response_json(const struct hark_response *resp,
         i++;
     }
     if (!resp->body || i == resp->body_len) {
-        (void)snprintf(errbuf, errbuf_len, "empty body; expected %s",
-                       expected);
+        hark_errbuf_printf(errbuf, errbuf_len, "empty body; expected %s",
+                           expected);
         return HARK_EINVAL;
     }
     if (resp->body[i] == '<') {
@@ -182,8 +199,9 @@ hark_err_t hark_response_json(const struct hark_response *resp,
         char excerpt[64];
         body_excerpt(resp->body + i, resp->body_len - i, excerpt);
         const char *type = hark_response_header(resp, "content-type");
-        (void)snprintf(errbuf, errbuf_len, "not JSON (%s?): body starts \"%s\"",
-                       type ? type : "text/html", excerpt);
+        hark_errbuf_printf(errbuf, errbuf_len,
+                           "not JSON (%s?): body starts \"%s\"",
+                           type ? type : "text/html", excerpt);
         return HARK_EINVAL;
     }
     char parse_err[256];
@@ -192,9 +210,9 @@ hark_err_t hark_response_json(const struct hark_response *resp,
         .allow_comments = false, .validate_utf8 = false, .max_depth = 64};
     if (hark_json_parse(resp->body, resp->body_len, resp->url, &opts, doc,
                         parse_err, sizeof(parse_err), &err_offset) != HARK_OK) {
-        (void)snprintf(errbuf, errbuf_len,
-                       "invalid JSON at byte %zu of %zu: %s", err_offset,
-                       resp->body_len, parse_err);
+        hark_errbuf_printf(errbuf, errbuf_len,
+                           "invalid JSON at byte %zu of %zu: %s", err_offset,
+                           resp->body_len, parse_err);
         return HARK_EINVAL;
     }
     return HARK_OK;
@@ -220,4 +238,63 @@ char *hark_json_dup_repaired(const struct hark_json *v, unsigned *n_repaired)
         return hark_xstrndup(v->s, v->s_len);
     }
     return hark_utf8_repair(v->s, v->s_len, n_repaired);
+}
+
+int64_t hark_json_count(const struct hark_json *obj, const char *key)
+{
+    int64_t v = hark_json_int(hark_json_get(obj, key), 0);
+    return v < 0 ? 0 : v;
+}
+
+/* ---- stream feeds ---- */
+
+struct feed_run {
+    struct hark_feed *feed;
+    hark_feed_msg_fn fn;
+};
+
+static void on_msg(void *ctx, const struct hark_sse_msg *msg)
+{
+    struct feed_run *run = ctx;
+    run->feed->raw = msg->is_too_big ? NULL : msg->data;
+    run->feed->raw_len = msg->is_too_big ? 0 : msg->data_len;
+    run->fn(run->feed, msg);
+}
+
+hark_err_t hark_feed_run(struct hark_sse *sse, void *state, const char *data,
+                         size_t len, struct hark_page *page, char *errbuf,
+                         size_t errbuf_len, hark_feed_msg_fn fn)
+{
+    struct hark_feed feed = {state, page, 0, errbuf, errbuf_len, NULL, 0};
+    struct feed_run run = {&feed, fn};
+    page->is_forward = true;
+    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
+    hark_sse_feed(sse, data, len, on_msg, &run);
+    if (feed.n_bad > 1 && errbuf && errbuf_len > 0) {
+        size_t n = strlen(errbuf);
+        hark_errbuf_printf(errbuf + n, errbuf_len - n, " (and %zu more)",
+                           feed.n_bad - 1);
+    }
+    return feed.n_bad > 0 ? HARK_EINVAL : HARK_OK;
+}
+
+void hark_feed_bad(struct hark_feed *feed, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    hark_page_add_bad(feed->page, feed->raw, feed->raw_len, why);
+    if (feed->n_bad++ == 0) {
+        hark_errbuf_printf(feed->errbuf, feed->errbuf_len, "%s", why);
+    }
+}
+
+void hark_feed_add(struct hark_feed *feed, struct hark_post *post)
+{
+    struct hark_page *page = feed->page;
+    page->posts =
+        hark_xrealloc(page->posts, (page->n_posts + 1) * sizeof(*page->posts));
+    page->posts[page->n_posts++] = post;
 }

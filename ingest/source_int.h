@@ -1,7 +1,8 @@
 /*
  * source_int: declarations shared inside ingest/ only: the adapter tables
  * the registry lists, and the helpers adapters share (HTML with link
- * callbacks, URL encoding, id ordering).
+ * callbacks, URL encoding, id ordering, response and JSON reading, the
+ * stream feed loop).
  *
  * Thread: every function here is pure (no shared state); adapters call
  * them from the ingest thread, tests from anywhere.
@@ -10,6 +11,9 @@
 #define HARK_SOURCE_INT_H
 
 #include "hark/source.h"
+
+struct hark_sse;
+struct hark_sse_msg;
 
 /* The adapters (one per src_<platform>.c), listed in registry.c. */
 extern const struct hark_source_ops hark_src_mastodon;
@@ -88,5 +92,57 @@ void hark_errbuf_printf(char *errbuf, size_t errbuf_len, const char *fmt, ...)
  * a missing, empty or non-string value. The caller frees it.
  */
 char *hark_json_dup_repaired(const struct hark_json *v, unsigned *n_repaired);
+
+/*
+ * Header `name` read as a non-negative count (rate limits): -1 when absent
+ * or not a number in 0..9e15 (a fraction is truncated).
+ */
+int64_t hark_response_count(const struct hark_response *resp,
+                            const char *name);
+
+/* obj[key] as a count: 0 when missing, not an integer or negative. */
+int64_t hark_json_count(const struct hark_json *obj, const char *key);
+
+/*
+ * What one feed() call collects from the stream messages it completes
+ * (src_mastodon.c, src_x_stream.c). Lives on hark_feed_run()'s stack.
+ */
+struct hark_feed {
+    void *state; /* the adapter's */
+    struct hark_page *page;
+    size_t n_bad;
+    char *errbuf;
+    size_t errbuf_len;
+    const char *raw; /* the message being read (for the DLQ) */
+    size_t raw_len;
+};
+
+typedef void (*hark_feed_msg_fn)(struct hark_feed *feed,
+                                 const struct hark_sse_msg *msg);
+
+/*
+ * The body of a stream adapter's ops->feed(): marks the page forward,
+ * clears errbuf, frames `data` with `sse` and calls `fn` for every message
+ * it completes (feed->raw holds the message's bytes, NULL when it was too
+ * big), then appends " (and N more)" to the first bad message's reason in
+ * errbuf. HARK_EINVAL when any message was bad (each is on page->bad),
+ * else HARK_OK; the posts are on the page either way.
+ */
+HARK_MUST_CHECK hark_err_t hark_feed_run(struct hark_sse *sse, void *state,
+                                         const char *data, size_t len,
+                                         struct hark_page *page, char *errbuf,
+                                         size_t errbuf_len,
+                                         hark_feed_msg_fn fn);
+
+/*
+ * A message that could not be read: recorded with its own bytes (the
+ * engine sends each to the DLQ); the first one's reason also goes to
+ * errbuf.
+ */
+void hark_feed_bad(struct hark_feed *feed, const char *fmt, ...)
+    HARK_PRINTF(2, 3);
+
+/* Appends `post` to the page; the page takes it. */
+void hark_feed_add(struct hark_feed *feed, struct hark_post *post);
 
 #endif /* HARK_SOURCE_INT_H */

@@ -554,12 +554,6 @@ static char *time_dup(const char *s, int64_t *ms)
     return hark_xstrdup(out);
 }
 
-static int64_t count_of(const struct hark_json *obj, const char *key)
-{
-    int64_t v = hark_json_int(hark_json_get(obj, key), 0);
-    return v < 0 ? 0 : v;
-}
-
 /* "https://bsky.app/profile/<handle or did>/post/<rkey>" */
 static char *web_url(const char *uri, const char *handle, const char *did)
 {
@@ -687,9 +681,9 @@ static struct hark_post *view_post(const struct bluesky *b,
         post->conversation_id = hark_xstrdup(uri);
     }
     post->kind = post->in_reply_to ? HARK_KIND_REPLY : HARK_KIND_POST;
-    post->likes = count_of(pv, "likeCount");
-    post->reposts = count_of(pv, "repostCount");
-    post->replies = count_of(pv, "replyCount");
+    post->likes = hark_json_count(pv, "likeCount");
+    post->reposts = hark_json_count(pv, "repostCount");
+    post->replies = hark_json_count(pv, "replyCount");
 
     if (is_repost) {
         /* Like a Mastodon boost: its own id and time (when reposted),
@@ -714,26 +708,12 @@ static struct hark_post *view_post(const struct bluesky *b,
 
 /* ---- pages ---- */
 
-static int64_t header_count(const struct hark_response *resp, const char *name)
-{
-    const char *v = hark_response_header(resp, name);
-    if (!v) {
-        return -1;
-    }
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || d < 0 || d > 9e15) {
-        return -1;
-    }
-    return (int64_t)d;
-}
-
 static void read_rate(const struct hark_response *resp, struct hark_rate *rate)
 {
-    rate->limit = header_count(resp, "ratelimit-limit");
-    rate->remaining = header_count(resp, "ratelimit-remaining");
-    int64_t reset = header_count(resp, "ratelimit-reset"); /* epoch s */
-    rate->reset_at_ms = reset > 0 ? reset * 1000 : -1;
+    rate->limit = hark_response_count(resp, "ratelimit-limit");
+    rate->remaining = hark_response_count(resp, "ratelimit-remaining");
+    int64_t reset_s = hark_response_count(resp, "ratelimit-reset"); /* epoch */
+    rate->reset_at_ms = reset_s > 0 ? reset_s * 1000 : -1;
     rate->retry_after_ms = -1; /* the engine reads Retry-After */
 }
 

@@ -418,12 +418,6 @@ static char *html_dup(const struct hark_json *v, struct hark_post *post)
                                    post);
 }
 
-static int64_t count_of(const struct hark_json *obj, const char *key)
-{
-    int64_t v = hark_json_int(hark_json_get(obj, key), 0);
-    return v < 0 ? 0 : v;
-}
-
 /* A post from a hit; the caller owns it. */
 static struct hark_post *hit_post(const struct hackernews *h,
                                   const struct hark_json *hit,
@@ -467,8 +461,8 @@ static struct hark_post *hit_post(const struct hackernews *h,
         post->title = hark_json_dup_repaired(hark_json_get(hit, "title"), rep);
         post->conversation_id = hark_xstrdup(key->id);
     }
-    post->likes = count_of(hit, "points");
-    post->replies = count_of(hit, "num_comments");
+    post->likes = hark_json_count(hit, "points");
+    post->replies = hark_json_count(hit, "num_comments");
     return post;
 }
 

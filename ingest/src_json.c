@@ -879,12 +879,7 @@ static int64_t header_num(const struct hark_response *resp,
         if (raw) {
             *raw = v;
         }
-        char *end;
-        double d = strtod(v, &end);
-        if (end == v || d < 0 || d > 9e15) {
-            return -1;
-        }
-        return (int64_t)d;
+        return hark_response_count(resp, names[i]);
     }
     return -1;
 }

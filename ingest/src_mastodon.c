@@ -36,7 +36,6 @@
  */
 #include "hark/source.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,12 +525,6 @@ static void add_mentions(const struct mastodon *m,
     }
 }
 
-static int64_t count_of(const struct hark_json *obj, const char *key)
-{
-    int64_t v = hark_json_int(hark_json_get(obj, key), 0);
-    return v < 0 ? 0 : v;
-}
-
 /*
  * A post from Status `st`, or NULL with *why saying what is missing.
  * The caller owns the post.
@@ -625,9 +618,9 @@ static struct hark_post *status_post(const struct mastodon *m,
     } else {
         post->kind = post->in_reply_to ? HARK_KIND_REPLY : HARK_KIND_POST;
     }
-    post->likes = count_of(src, "favourites_count");
-    post->reposts = count_of(src, "reblogs_count");
-    post->replies = count_of(src, "replies_count");
+    post->likes = hark_json_count(src, "favourites_count");
+    post->reposts = hark_json_count(src, "reblogs_count");
+    post->replies = hark_json_count(src, "replies_count");
     return post;
 }
 
@@ -640,24 +633,10 @@ static int post_cmp(const void *a, const void *b)
     return hark_id_cmp(pa->id, pb->id);
 }
 
-static int64_t header_count(const struct hark_response *resp, const char *name)
-{
-    const char *v = hark_response_header(resp, name);
-    if (!v) {
-        return -1;
-    }
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || d < 0 || d > 9e15) {
-        return -1;
-    }
-    return (int64_t)d;
-}
-
 static void read_rate(const struct hark_response *resp, struct hark_rate *rate)
 {
-    rate->limit = header_count(resp, "x-ratelimit-limit");
-    rate->remaining = header_count(resp, "x-ratelimit-remaining");
+    rate->limit = hark_response_count(resp, "x-ratelimit-limit");
+    rate->remaining = hark_response_count(resp, "x-ratelimit-remaining");
     rate->reset_at_ms = -1;
     rate->retry_after_ms = -1; /* the engine reads Retry-After */
     int64_t ms;
@@ -665,17 +644,6 @@ static void read_rate(const struct hark_response *resp, struct hark_rate *rate)
     if (reset && hark_time_parse(reset, &ms) == HARK_OK) {
         rate->reset_at_ms = ms;
     }
-}
-
-/* Up to 60 bytes of the body, printable ASCII only, for messages. */
-static void body_excerpt(const char *body, size_t len, char out[64])
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n < 60; i++) {
-        unsigned char c = (unsigned char)body[i];
-        out[n++] = (char)((c >= 0x20 && c < 0x7F) ? c : ' ');
-    }
-    out[n] = '\0';
 }
 
 /* Whether the request was a catch-up one (min_id given). */
@@ -701,34 +669,6 @@ static size_t request_limit(const struct mastodon *m,
         return (size_t)m->limit;
     }
     return (size_t)(n < MASTODON_MAX_LIMIT ? n : MASTODON_MAX_LIMIT);
-}
-
-/* Fails the page when the body is not JSON at all (an HTML error page). */
-static bool looks_like_json(const struct hark_response *resp,
-                            char *errbuf,
-                            size_t errbuf_len)
-{
-    size_t i = 0;
-    while (resp->body && i < resp->body_len &&
-           (resp->body[i] == ' ' || resp->body[i] == '\t' ||
-            resp->body[i] == '\n' || resp->body[i] == '\r')) {
-        i++;
-    }
-    if (!resp->body || i == resp->body_len) {
-        hark_errbuf_printf(errbuf, errbuf_len,
-                "empty body; expected a JSON array of "
-                "statuses");
-        return false;
-    }
-    if (resp->body[i] == '<') {
-        char excerpt[64];
-        body_excerpt(resp->body + i, resp->body_len - i, excerpt);
-        const char *type = hark_response_header(resp, "content-type");
-        hark_errbuf_printf(errbuf, errbuf_len, "not JSON (%s?): body starts \"%s\"",
-                type ? type : "text/html", excerpt);
-        return false;
-    }
-    return true;
 }
 
 struct skipped {
@@ -787,23 +727,14 @@ static hark_err_t mastodon_parse(void *state,
 {
     struct mastodon *m = state;
     struct hark_json_doc *doc = NULL;
-    char parse_err[256];
 
     memset(page, 0, sizeof(*page));
     read_rate(resp, &page->rate);
     page->is_forward = true;
     hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
 
-    if (!looks_like_json(resp, errbuf, errbuf_len)) {
-        return HARK_EINVAL;
-    }
-    struct hark_json_opts opts = {
-        .allow_comments = false, .validate_utf8 = false, .max_depth = 64};
-    size_t err_offset = 0;
-    if (hark_json_parse(resp->body, resp->body_len, resp->url, &opts, &doc,
-                        parse_err, sizeof(parse_err), &err_offset) != HARK_OK) {
-        hark_errbuf_printf(errbuf, errbuf_len, "invalid JSON at byte %zu of %zu: %s",
-                err_offset, resp->body_len, parse_err);
+    if (hark_response_json(resp, "a JSON array of statuses", &doc, errbuf,
+                           errbuf_len) != HARK_OK) {
         return HARK_EINVAL;
     }
     const struct hark_json *root = doc->root;
@@ -871,48 +802,10 @@ static void mastodon_stream_reset(void *state)
     hark_sse_reset(&m->sse);
 }
 
-/* What one feed() call collects from the messages it completes. */
-struct feed_ctx {
-    struct mastodon *m;
-    struct hark_page *page;
-    size_t n_bad;
-    char *errbuf;
-    size_t errbuf_len;
-    const char *raw; /* the message being read (for the DLQ) */
-    size_t raw_len;
-};
-
-static void page_add(struct hark_page *page, struct hark_post *post)
-{
-    page->posts = hark_xrealloc(page->posts, (page->n_posts + 1) *
-                                                 sizeof(*page->posts));
-    page->posts[page->n_posts++] = post;
-}
-
-static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
-    HARK_PRINTF(2, 3);
-
-/*
- * A message that could not be read: recorded with its own bytes (the
- * engine sends each to the DLQ); the first one's reason also goes to
- * errbuf, with a count of the others.
- */
-static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
-{
-    char why[512];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    hark_page_add_bad(fc->page, fc->raw, fc->raw_len, why);
-    if (fc->n_bad++ == 0 && fc->errbuf && fc->errbuf_len > 0) {
-        (void)snprintf(fc->errbuf, fc->errbuf_len, "%s", why);
-    }
-}
-
 /* A tombstone for a `delete` event: id and platform only. */
-static void stream_delete(struct feed_ctx *fc, const char *data, size_t len)
+static void stream_delete(struct hark_feed *feed, const char *data, size_t len)
 {
+    const struct mastodon *m = feed->state;
     /* The payload is the bare id; accept it quoted too. */
     while (len > 0 && (*data == ' ' || *data == '"')) {
         data++;
@@ -926,24 +819,25 @@ static void stream_delete(struct feed_ctx *fc, const char *data, size_t len)
         is_digits = data[i] >= '0' && data[i] <= '9';
     }
     if (!is_digits) {
-        feed_bad(fc, "delete event: \"%.*s\" is not a status id",
-                 (int)(len < 64 ? len : 64), data);
+        hark_feed_bad(feed, "delete event: \"%.*s\" is not a status id",
+                      (int)(len < 64 ? len : 64), data);
         return;
     }
     struct hark_post *post = hark_post_new();
     post->id = hark_xstrndup(data, len);
     post->platform = hark_xstrdup("mastodon");
-    post->source = hark_xstrdup(fc->m->name);
+    post->source = hark_xstrdup(m->name);
     /* No created_at: the revision is "", which no status has, and the
      * event id of a tombstone includes "deleted" (sink/event.c). */
     post->is_deleted = true;
-    page_add(fc->page, post);
+    hark_feed_add(feed, post);
 }
 
 /* `update` and `status.update`: one Status as JSON. */
-static void stream_status(struct feed_ctx *fc, const char *event,
+static void stream_status(struct hark_feed *feed, const char *event,
                           const char *data, size_t len, bool is_edit)
 {
+    struct mastodon *m = feed->state;
     struct hark_json_doc *doc = NULL;
     char parse_err[256];
     size_t err_offset = 0;
@@ -951,14 +845,14 @@ static void stream_status(struct feed_ctx *fc, const char *event,
         .allow_comments = false, .validate_utf8 = false, .max_depth = 64};
     if (hark_json_parse(data, len, "stream", &opts, &doc, parse_err,
                         sizeof(parse_err), &err_offset) != HARK_OK) {
-        feed_bad(fc, "%s event: invalid JSON at byte %zu of %zu: %s", event,
-                 err_offset, len, parse_err);
+        hark_feed_bad(feed, "%s event: invalid JSON at byte %zu of %zu: %s",
+                      event, err_offset, len, parse_err);
         return;
     }
     const char *why = NULL;
-    struct hark_post *post = status_post(fc->m, doc->root, &why);
+    struct hark_post *post = status_post(m, doc->root, &why);
     if (!post) {
-        feed_bad(fc, "%s event: unreadable status (%s)", event, why);
+        hark_feed_bad(feed, "%s event: unreadable status (%s)", event, why);
         hark_json_doc_free(doc);
         return;
     }
@@ -969,32 +863,32 @@ static void stream_status(struct feed_ctx *fc, const char *event,
         hark_time_format(hark_now_ms(), now);
         post->edited_at = hark_xstrdup(now);
     }
-    if (hark_id_cmp(post->id, fc->m->stream_max) > 0) {
-        free(fc->m->stream_max);
-        fc->m->stream_max = hark_xstrdup(post->id);
-        free(fc->page->cursor);
-        fc->page->cursor = hark_xstrdup(post->id);
+    if (hark_id_cmp(post->id, m->stream_max) > 0) {
+        free(m->stream_max);
+        m->stream_max = hark_xstrdup(post->id);
+        free(feed->page->cursor);
+        feed->page->cursor = hark_xstrdup(post->id);
     }
-    page_add(fc->page, post);
+    hark_feed_add(feed, post);
     hark_json_doc_free(doc);
 }
 
-static void on_stream_msg(void *ctx, const struct hark_sse_msg *msg)
+static void on_stream_msg(struct hark_feed *feed,
+                          const struct hark_sse_msg *msg)
 {
-    struct feed_ctx *fc = ctx;
-    fc->raw = msg->is_too_big ? NULL : msg->data;
-    fc->raw_len = msg->is_too_big ? 0 : msg->data_len;
     if (msg->is_too_big) {
-        feed_bad(fc, "%s event of %zu bytes is larger than the %u-byte "
-                 "limit; dropped", msg->event, msg->size, HARK_SSE_MAX_MSG);
+        hark_feed_bad(feed,
+                      "%s event of %zu bytes is larger than the %u-byte "
+                      "limit; dropped",
+                      msg->event, msg->size, HARK_SSE_MAX_MSG);
         return;
     }
     if (strcmp(msg->event, "update") == 0) {
-        stream_status(fc, msg->event, msg->data, msg->data_len, false);
+        stream_status(feed, msg->event, msg->data, msg->data_len, false);
     } else if (strcmp(msg->event, "status.update") == 0) {
-        stream_status(fc, msg->event, msg->data, msg->data_len, true);
+        stream_status(feed, msg->event, msg->data, msg->data_len, true);
     } else if (strcmp(msg->event, "delete") == 0) {
-        stream_delete(fc, msg->data, msg->data_len);
+        stream_delete(feed, msg->data, msg->data_len);
     }
     /* notification, filters_changed, announcement...: not posts */
 }
@@ -1004,18 +898,8 @@ static hark_err_t mastodon_feed(void *state, const char *data, size_t len,
                                 size_t errbuf_len)
 {
     struct mastodon *m = state;
-    struct feed_ctx fc = {m, page, 0, errbuf, errbuf_len, NULL, 0};
-    page->is_forward = true;
-    hark_errbuf_printf(errbuf, errbuf_len, "%s", "");
-    hark_sse_feed(&m->sse, data, len, on_stream_msg, &fc);
-    if (fc.n_bad > 1) {
-        size_t n = errbuf ? strlen(errbuf) : 0;
-        if (n < errbuf_len) {
-            hark_errbuf_printf(errbuf + n, errbuf_len - n, " (and %zu more)",
-                    fc.n_bad - 1);
-        }
-    }
-    return fc.n_bad > 0 ? HARK_EINVAL : HARK_OK;
+    return hark_feed_run(&m->sse, m, data, len, page, errbuf, errbuf_len,
+                         on_stream_msg);
 }
 
 const struct hark_source_ops hark_src_mastodon = {

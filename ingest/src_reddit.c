@@ -543,12 +543,6 @@ static char *item_url(const struct hark_json *d,
                : hark_xasprintf("%s/comments/%s/", REDDIT_WWW, id36_of(name));
 }
 
-static int64_t count_of(const struct hark_json *obj, const char *key)
-{
-    int64_t v = hark_json_int(hark_json_get(obj, key), 0);
-    return v < 0 ? 0 : v;
-}
-
 /*
  * A post from the data of a t3 (link) or t1 (comment) thing; `name` is
  * its fullname (borrowed). The caller owns the post.
@@ -606,7 +600,7 @@ static struct hark_post *thing_post(const struct reddit *r,
             hark_strv_add(&post->links, l, strlen(l));
             free(l);
         }
-        post->replies = count_of(d, "num_comments");
+        post->replies = hark_json_count(d, "num_comments");
     }
     post->likes = hark_json_int(hark_json_get(d, "score"), 0);
     return post;
@@ -614,28 +608,14 @@ static struct hark_post *thing_post(const struct reddit *r,
 
 /* ---- pages ---- */
 
-static int64_t header_num(const struct hark_response *resp, const char *name)
-{
-    const char *v = hark_response_header(resp, name);
-    if (!v) {
-        return -1;
-    }
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || d < 0 || d > 9e15) {
-        return -1;
-    }
-    return (int64_t)d;
-}
-
 /* x-ratelimit-remaining "996.0", -used "4", -reset "498" (seconds). */
 static void read_rate(const struct hark_response *resp, struct hark_rate *rate)
 {
-    int64_t used = header_num(resp, "x-ratelimit-used");
-    rate->remaining = header_num(resp, "x-ratelimit-remaining");
+    int64_t used = hark_response_count(resp, "x-ratelimit-used");
+    rate->remaining = hark_response_count(resp, "x-ratelimit-remaining");
     rate->limit =
         used >= 0 && rate->remaining >= 0 ? used + rate->remaining : -1;
-    int64_t reset_s = header_num(resp, "x-ratelimit-reset");
+    int64_t reset_s = hark_response_count(resp, "x-ratelimit-reset");
     rate->reset_at_ms = reset_s >= 0 ? hark_now_ms() + reset_s * 1000 : -1;
     rate->retry_after_ms = -1; /* the engine reads Retry-After */
 }

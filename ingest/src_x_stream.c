@@ -36,7 +36,6 @@
 #include "hark/source.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,12 +178,6 @@ static char *id_dup(const struct hark_json *v)
         }
     }
     return hark_xstrndup(v->s, v->s_len);
-}
-
-static int64_t count_of(const struct hark_json *obj, const char *key)
-{
-    int64_t v = hark_json_int(hark_json_get(obj, key), 0);
-    return v < 0 ? 0 : v;
 }
 
 /* The user object of includes.users whose id is `id`, or NULL. */
@@ -359,48 +352,17 @@ static struct hark_post *tweet_post(const struct xs *x,
     add_entities(post, tweet);
 
     const struct hark_json *pm = hark_json_get(tweet, "public_metrics");
-    post->likes = count_of(pm, "like_count");
-    post->reposts = count_of(pm, "retweet_count");
-    post->replies = count_of(pm, "reply_count");
+    post->likes = hark_json_count(pm, "like_count");
+    post->reposts = hark_json_count(pm, "retweet_count");
+    post->replies = hark_json_count(pm, "reply_count");
     free(id);
     return post;
 }
 
 /* ---- the stream ---- */
 
-struct feed_ctx {
-    struct xs *x;
-    struct hark_page *page;
-    size_t n_bad;
-    char *errbuf;
-    size_t errbuf_len;
-    const char *raw; /* the message being read (for the DLQ) */
-    size_t raw_len;
-};
-
-static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
-    HARK_PRINTF(2, 3);
-
-/*
- * A message that could not be read: recorded with its own bytes (the
- * engine sends each to the DLQ); the first one's reason also goes to
- * errbuf, with a count of the others.
- */
-static void feed_bad(struct feed_ctx *fc, const char *fmt, ...)
-{
-    char why[512];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    hark_page_add_bad(fc->page, fc->raw, fc->raw_len, why);
-    if (fc->n_bad++ == 0 && fc->errbuf && fc->errbuf_len > 0) {
-        (void)snprintf(fc->errbuf, fc->errbuf_len, "%s", why);
-    }
-}
-
 /* {"errors": [{title, detail, ...}]}: what the platform said, once. */
-static void stream_errors(struct feed_ctx *fc, const struct hark_json *errs)
+static void stream_errors(struct hark_feed *feed, const struct hark_json *errs)
 {
     const struct hark_json *e = errs->type == HARK_JSON_ARRAY && errs->n > 0
                                     ? errs->items[0]
@@ -410,19 +372,19 @@ static void stream_errors(struct feed_ctx *fc, const struct hark_json *errs)
     if (!detail) {
         detail = hark_json_str(hark_json_get(e, "message"));
     }
-    feed_bad(fc, "the stream reported an error: %.100s%s%.300s",
-             title ? title : "(no title)", detail ? ": " : "",
-             detail ? detail : "");
+    hark_feed_bad(feed, "the stream reported an error: %.100s%s%.300s",
+                  title ? title : "(no title)", detail ? ": " : "",
+                  detail ? detail : "");
 }
 
-static void on_line(void *ctx, const struct hark_sse_msg *msg)
+static void on_line(struct hark_feed *feed, const struct hark_sse_msg *msg)
 {
-    struct feed_ctx *fc = ctx;
-    fc->raw = msg->is_too_big ? NULL : msg->data;
-    fc->raw_len = msg->is_too_big ? 0 : msg->data_len;
+    struct xs *x = feed->state;
     if (msg->is_too_big) {
-        feed_bad(fc, "a stream line of %zu bytes is larger than the %u-byte "
-                 "limit; dropped", msg->size, HARK_SSE_MAX_MSG);
+        hark_feed_bad(feed,
+                      "a stream line of %zu bytes is larger than the %u-byte "
+                      "limit; dropped",
+                      msg->size, HARK_SSE_MAX_MSG);
         return;
     }
     struct hark_json_doc *doc = NULL;
@@ -433,36 +395,33 @@ static void on_line(void *ctx, const struct hark_sse_msg *msg)
     if (hark_json_parse(msg->data, msg->data_len, "stream", &opts, &doc,
                         parse_err, sizeof(parse_err), &err_offset) !=
         HARK_OK) {
-        feed_bad(fc, "invalid JSON at byte %zu of a %zu-byte line: %s",
-                 err_offset, msg->data_len, parse_err);
+        hark_feed_bad(feed, "invalid JSON at byte %zu of a %zu-byte line: %s",
+                      err_offset, msg->data_len, parse_err);
         return;
     }
     const struct hark_json *root = doc->root;
     const struct hark_json *errs = hark_json_get(root, "errors");
     if (root->type != HARK_JSON_OBJECT) {
-        feed_bad(fc, "a stream line is a JSON %s, not an object",
-                 hark_json_type_name(root->type));
+        hark_feed_bad(feed, "a stream line is a JSON %s, not an object",
+                      hark_json_type_name(root->type));
     } else if (!hark_json_get(root, "data") && errs) {
-        stream_errors(fc, errs);
+        stream_errors(feed, errs);
     } else {
         /* With data, "errors" are partial (an expansion not found). */
         const char *why = NULL;
-        struct hark_post *post = tweet_post(fc->x, root, &why);
+        struct hark_post *post = tweet_post(x, root, &why);
         if (!post) {
-            feed_bad(fc, "unreadable tweet (%s)", why);
+            hark_feed_bad(feed, "unreadable tweet (%s)", why);
         } else {
             const char *id = hark_json_str(
                 hark_json_get(hark_json_get(root, "data"), "id"));
-            if (id && hark_id_cmp(id, fc->x->stream_max) > 0) {
-                free(fc->x->stream_max);
-                fc->x->stream_max = hark_xstrdup(id);
-                free(fc->page->cursor);
-                fc->page->cursor = hark_xstrdup(id);
+            if (id && hark_id_cmp(id, x->stream_max) > 0) {
+                free(x->stream_max);
+                x->stream_max = hark_xstrdup(id);
+                free(feed->page->cursor);
+                feed->page->cursor = hark_xstrdup(id);
             }
-            struct hark_page *page = fc->page;
-            page->posts = hark_xrealloc(page->posts, (page->n_posts + 1) *
-                                                         sizeof(*page->posts));
-            page->posts[page->n_posts++] = post;
+            hark_feed_add(feed, post);
         }
     }
     hark_json_doc_free(doc);
@@ -473,20 +432,8 @@ static hark_err_t xs_feed(void *state, const char *data, size_t len,
                           size_t errbuf_len)
 {
     struct xs *x = state;
-    struct feed_ctx fc = {x, page, 0, errbuf, errbuf_len, NULL, 0};
-    page->is_forward = true;
-    if (errbuf && errbuf_len > 0) {
-        errbuf[0] = '\0';
-    }
-    hark_sse_feed(&x->sse, data, len, on_line, &fc);
-    if (fc.n_bad > 1 && errbuf) {
-        size_t n = strlen(errbuf);
-        if (n < errbuf_len) {
-            (void)snprintf(errbuf + n, errbuf_len - n, " (and %zu more)",
-                           fc.n_bad - 1);
-        }
-    }
-    return fc.n_bad > 0 ? HARK_EINVAL : HARK_OK;
+    return hark_feed_run(&x->sse, x, data, len, page, errbuf, errbuf_len,
+                         on_line);
 }
 
 const struct hark_source_ops hark_src_x_stream = {

@@ -19,6 +19,8 @@
 #include "ingest/source_int.h"
 
 static const struct hark_source_ops *ops = &hark_src_bluesky;
+#define SRC_FIXTURE_DIR "bluesky"
+#include "src_fixture.h"
 
 #define SEARCH "search_posts_redistricting_2025-05-19.json"
 #define FEED "author_feed.json"
@@ -26,68 +28,26 @@ static const struct hark_source_ops *ops = &hark_src_bluesky;
 
 /* ---- helpers ---- */
 
-static char *fixture(const char *name, size_t *len)
-{
-    const char *dir = getenv("HARK_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/tests/data/api/bluesky/%s",
-             dir && *dir ? dir : ".", name);
-    char errbuf[256];
-    char *text = NULL;
-    if (hark_file_read(path, 16u << 20, &text, len, errbuf, sizeof(errbuf)) !=
-        HARK_OK) {
-        fail_msg("%s", errbuf);
-    }
-    return text;
-}
-
-struct src {
-    struct hark_json_doc *doc;
-    struct hark_diag diag;
-    void *state;
-    hark_err_t err;
-};
-
 static void src_init_full(struct src *src,
                           const char *json,
                           const char *base_url,
                           int page_limit,
                           int backfill_pages)
 {
-    char errbuf[256];
-    size_t off;
-    struct hark_json_opts opts = {
-        .allow_comments = true, .validate_utf8 = true, .max_depth = 64};
-    assert_int_equal(hark_json_parse(json, strlen(json), "hark.json", &opts,
-                                     &src->doc, errbuf, sizeof(errbuf), &off),
-                     HARK_OK);
-    hark_diag_init(&src->diag);
-    char *base = hark_xstrdup(base_url);
     struct hark_source_cfg cfg = {
         .name = (char *)"bsky",
         .type = (char *)"bluesky",
-        .base_url = base,
         .interval_s = 60,
         .backfill_pages = backfill_pages,
         .page_limit = page_limit,
         .token_env = NULL,
     };
-    src->state = NULL;
-    src->err =
-        ops->init(&cfg, src->doc, src->doc->root, &src->diag, &src->state);
-    free(base); /* init keeps copies */
+    src_init_cfg(src, json, base_url, cfg);
 }
 
 static void src_init(struct src *src, const char *json)
 {
     src_init_full(src, json, BASE, 0, 1);
-}
-
-static void src_cleanup(struct src *src)
-{
-    ops->free_state(src->state);
-    hark_diag_cleanup(&src->diag);
-    hark_json_doc_free(src->doc);
 }
 
 static void *search_state(struct src *src)
@@ -123,33 +83,10 @@ static hark_err_t walk_page(void *state,
                             char *errbuf,
                             size_t errbuf_len)
 {
-    struct hark_buf url;
-    hark_buf_init(&url, 0);
-    assert_int_equal(ops->build_url(state, cursor, token, page_index, &url),
-                     HARK_OK);
-    struct hark_response resp = {
-        .status = 200,
-        .headers = recorded_headers,
-        .n_headers = sizeof(recorded_headers) / sizeof(recorded_headers[0]),
-        .body = body,
-        .body_len = len,
-        .url = url.ptr,
-    };
-    hark_err_t err = ops->parse(state, &resp, page, errbuf, errbuf_len);
-    hark_buf_cleanup(&url);
-    return err;
-}
-
-static const struct hark_post *find_post(const struct hark_page *page,
-                                         const char *id)
-{
-    for (size_t i = 0; i < page->n_posts; i++) {
-        if (strcmp(page->posts[i]->id, id) == 0) {
-            return page->posts[i];
-        }
-    }
-    fail_msg("no post %s", id);
-    return NULL;
+    return src_walk(state, recorded_headers,
+                    sizeof(recorded_headers) / sizeof(recorded_headers[0]),
+                    cursor, token, page_index, body, len, page, errbuf,
+                    errbuf_len);
 }
 
 static bool has(const struct hark_strv *sv, const char *s)

@@ -18,27 +18,13 @@
 #include "ingest/source_int.h"
 
 static const struct hark_source_ops *ops = &hark_src_hackernews;
+#define SRC_FIXTURE_DIR "hackernews"
+#include "src_fixture.h"
 
 #define COMMENTS "search_by_date_comments_query_apple.json"
 #define STORIES  "search_by_date_stories.json"
 
 /* ---- helpers ---- */
-
-static char *fixture(const char *name, size_t *len)
-{
-    const char *dir = getenv("HARK_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/tests/data/api/hackernews/%s",
-             dir && *dir ? dir : ".", name);
-    char errbuf[256];
-    char *text = NULL;
-    hark_err_t err =
-        hark_file_read(path, 16u << 20, &text, len, errbuf, sizeof(errbuf));
-    if (err != HARK_OK) {
-        fail_msg("%s", errbuf);
-    }
-    return text;
-}
 
 /* `text` with the one occurrence of `from` replaced by `to` (caller frees). */
 static char *replace(const char *text, const char *from, const char *to)
@@ -49,45 +35,18 @@ static char *replace(const char *text, const char *from, const char *to)
                           at + strlen(from));
 }
 
-struct src {
-    struct hark_json_doc *doc;
-    struct hark_diag diag;
-    void *state;
-    hark_err_t err;
-};
-
 static void
 src_init(struct src *src, const char *json, int page_limit, int backfill_pages)
 {
-    char errbuf[256];
-    size_t off;
-    struct hark_json_opts opts = {
-        .allow_comments = true, .validate_utf8 = true, .max_depth = 64};
-    assert_int_equal(hark_json_parse(json, strlen(json), "hark.json", &opts,
-                                     &src->doc, errbuf, sizeof(errbuf), &off),
-                     HARK_OK);
-    hark_diag_init(&src->diag);
-    char *base = hark_xstrdup("https://hn.algolia.com");
     struct hark_source_cfg cfg = {
         .name = (char *)"acme-hn",
         .type = (char *)"hackernews",
-        .base_url = base,
         .interval_s = 60,
         .backfill_pages = backfill_pages,
         .page_limit = page_limit,
         .token_env = NULL,
     };
-    src->state = NULL;
-    src->err =
-        ops->init(&cfg, src->doc, src->doc->root, &src->diag, &src->state);
-    free(base);
-}
-
-static void src_cleanup(struct src *src)
-{
-    ops->free_state(src->state);
-    hark_diag_cleanup(&src->diag);
-    hark_json_doc_free(src->doc);
+    src_init_cfg(src, json, "https://hn.algolia.com", cfg);
 }
 
 static void *default_src(struct src *src, int page_limit, int backfill)
@@ -95,45 +54,6 @@ static void *default_src(struct src *src, int page_limit, int backfill)
     src_init(src, "{}", page_limit, backfill);
     assert_int_equal(src->err, HARK_OK);
     return src->state;
-}
-
-static char *url_of(void *state, const char *cursor, const char *token)
-{
-    struct hark_buf url;
-    hark_buf_init(&url, 8192);
-    assert_int_equal(ops->build_url(state, cursor, token, 0, &url), HARK_OK);
-    return hark_buf_take(&url);
-}
-
-static hark_err_t fetch(void *state,
-                        const char *cursor,
-                        const char *token,
-                        const char *body,
-                        size_t len,
-                        struct hark_page *page,
-                        char *errbuf,
-                        size_t errbuf_len)
-{
-    char *url = url_of(state, cursor, token);
-    static const struct hark_header headers[] = {
-        {(char *)"content-type", (char *)"application/json; charset=UTF-8"},
-    };
-    struct hark_response resp = {200, headers, 1, body, len, url};
-    hark_err_t err = ops->parse(state, &resp, page, errbuf, errbuf_len);
-    free(url);
-    return err;
-}
-
-static const struct hark_post *find_post(const struct hark_page *page,
-                                         const char *id)
-{
-    for (size_t i = 0; i < page->n_posts; i++) {
-        if (strcmp(page->posts[i]->id, id) == 0) {
-            return page->posts[i];
-        }
-    }
-    fail_msg("no post %s on the page", id);
-    return NULL;
 }
 
 /* ---- registry, config, URLs ---- */

@@ -19,6 +19,8 @@
 #include "ingest/source_int.h"
 
 static const struct hark_source_ops *ops = &hark_src_json;
+#define SRC_FIXTURE_DIR "x"
+#include "src_fixture.h"
 
 #define X_URL "https://api.twitter.com/2/tweets/search/recent?query=Tweepy"
 #define X_TOKEN "b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"
@@ -30,28 +32,6 @@ static const struct hark_source_ops *ops = &hark_src_json;
 
 /* ---- helpers ---- */
 
-static char *fixture(const char *name, size_t *len)
-{
-    const char *dir = getenv("HARK_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/tests/data/api/x/%s",
-             dir && *dir ? dir : ".", name);
-    char errbuf[256];
-    char *text = NULL;
-    if (hark_file_read(path, 16u << 20, &text, len, errbuf, sizeof(errbuf)) !=
-        HARK_OK) {
-        fail_msg("%s", errbuf);
-    }
-    return text;
-}
-
-struct src {
-    struct hark_json_doc *doc;
-    struct hark_diag diag;
-    void *state;
-    hark_err_t err;
-};
-
 /* Runs init on `json`; base_url is what the engine took from the config
  * ("url" or "base_url"). */
 static void src_init_full(struct src *src,
@@ -60,35 +40,15 @@ static void src_init_full(struct src *src,
                           int page_limit,
                           int backfill_pages)
 {
-    char errbuf[256];
-    size_t off;
-    struct hark_json_opts opts = {
-        .allow_comments = true, .validate_utf8 = true, .max_depth = 64};
-    assert_int_equal(hark_json_parse(json, strlen(json), "hark.json", &opts,
-                                     &src->doc, errbuf, sizeof(errbuf), &off),
-                     HARK_OK);
-    hark_diag_init(&src->diag);
-    char *base = hark_xstrdup(base_url);
     struct hark_source_cfg cfg = {
         .name = (char *)"xsearch",
         .type = (char *)"json",
-        .base_url = base,
         .interval_s = 60,
         .backfill_pages = backfill_pages,
         .page_limit = page_limit,
         .token_env = NULL,
     };
-    src->state = NULL;
-    src->err =
-        ops->init(&cfg, src->doc, src->doc->root, &src->diag, &src->state);
-    free(base);
-}
-
-static void src_cleanup(struct src *src)
-{
-    ops->free_state(src->state);
-    hark_diag_cleanup(&src->diag);
-    hark_json_doc_free(src->doc);
+    src_init_cfg(src, json, base_url, cfg);
 }
 
 static void *x_state(struct src *src, const char *extra, int backfill)
@@ -110,16 +70,6 @@ static const struct hark_header x_headers[] = {
     {(char *)"x-rate-limit-reset", (char *)"1665183229"},
 };
 
-static char *url_for(void *state, const char *cursor, const char *token,
-                     int page_index)
-{
-    struct hark_buf url;
-    hark_buf_init(&url, 0);
-    assert_int_equal(ops->build_url(state, cursor, token, page_index, &url),
-                     HARK_OK);
-    return hark_buf_take(&url);
-}
-
 static hark_err_t walk_page(void *state,
                             const char *cursor,
                             const char *token,
@@ -130,18 +80,9 @@ static hark_err_t walk_page(void *state,
                             char *errbuf,
                             size_t errbuf_len)
 {
-    char *url = url_for(state, cursor, token, page_index);
-    struct hark_response resp = {
-        .status = 200,
-        .headers = x_headers,
-        .n_headers = sizeof(x_headers) / sizeof(x_headers[0]),
-        .body = body,
-        .body_len = len,
-        .url = url,
-    };
-    hark_err_t err = ops->parse(state, &resp, page, errbuf, errbuf_len);
-    free(url);
-    return err;
+    return src_walk(state, x_headers, sizeof(x_headers) / sizeof(x_headers[0]),
+                    cursor, token, page_index, body, len, page, errbuf,
+                    errbuf_len);
 }
 
 /* ---- the X fixture ---- */

@@ -18,24 +18,10 @@
 #include "ingest/source_int.h"
 
 static const struct hark_source_ops *ops = &hark_src_mastodon;
+#define SRC_FIXTURE_DIR "mastodon"
+#include "src_fixture.h"
 
 /* ---- helpers ---- */
-
-static char *fixture(const char *name, size_t *len)
-{
-    const char *dir = getenv("HARK_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/tests/data/api/mastodon/%s",
-             dir && *dir ? dir : ".", name);
-    char errbuf[256];
-    char *text = NULL;
-    hark_err_t err =
-        hark_file_read(path, 16u << 20, &text, len, errbuf, sizeof(errbuf));
-    if (err != HARK_OK) {
-        fail_msg("%s", errbuf);
-    }
-    return text;
-}
 
 /* A single Status fixture wrapped in an array, as a timeline holds it. */
 static char *fixture_in_array(const char *name, size_t *len)
@@ -53,13 +39,6 @@ static char *fixture_in_array(const char *name, size_t *len)
     return s;
 }
 
-struct src {
-    struct hark_json_doc *doc;
-    struct hark_diag diag;
-    void *state;
-    hark_err_t err;
-};
-
 /* backfill_pages for the next src_init (tests of backfill set it). */
 static int g_backfill_pages = 1;
 
@@ -69,35 +48,15 @@ static void src_init(struct src *src,
                      const char *base_url,
                      int page_limit)
 {
-    char errbuf[256];
-    size_t off;
-    struct hark_json_opts opts = {
-        .allow_comments = true, .validate_utf8 = true, .max_depth = 64};
-    assert_int_equal(hark_json_parse(json, strlen(json), "hark.json", &opts,
-                                     &src->doc, errbuf, sizeof(errbuf), &off),
-                     HARK_OK);
-    hark_diag_init(&src->diag);
-    char *base = hark_xstrdup(base_url);
     struct hark_source_cfg cfg = {
         .name = (char *)"acme",
         .type = (char *)"mastodon",
-        .base_url = base,
         .interval_s = 60,
         .backfill_pages = g_backfill_pages,
         .page_limit = page_limit,
         .token_env = NULL,
     };
-    src->state = NULL;
-    src->err =
-        ops->init(&cfg, src->doc, src->doc->root, &src->diag, &src->state);
-    free(base); /* init keeps copies */
-}
-
-static void src_cleanup(struct src *src)
-{
-    ops->free_state(src->state);
-    hark_diag_cleanup(&src->diag);
-    hark_json_doc_free(src->doc);
+    src_init_cfg(src, json, base_url, cfg);
 }
 
 static void *state_for(struct src *src, const char *base_url)
@@ -125,27 +84,9 @@ static hark_err_t parse_body(void *state,
                              char *errbuf,
                              size_t errbuf_len)
 {
-    struct hark_response resp = {
-        .status = 200,
-        .headers = recorded_headers,
-        .n_headers = sizeof(recorded_headers) / sizeof(recorded_headers[0]),
-        .body = body,
-        .body_len = len,
-        .url = url,
-    };
-    return ops->parse(state, &resp, page, errbuf, errbuf_len);
-}
-
-static const struct hark_post *find_post(const struct hark_page *page,
-                                         const char *id)
-{
-    for (size_t i = 0; i < page->n_posts; i++) {
-        if (strcmp(page->posts[i]->id, id) == 0) {
-            return page->posts[i];
-        }
-    }
-    fail_msg("no post %s", id);
-    return NULL;
+    return src_parse(state, recorded_headers,
+                     sizeof(recorded_headers) / sizeof(recorded_headers[0]),
+                     url, body, len, page, errbuf, errbuf_len);
 }
 
 static void assert_ascending(const struct hark_page *page)
@@ -154,14 +95,6 @@ static void assert_ascending(const struct hark_page *page)
         assert_true(hark_id_cmp(page->posts[i - 1]->id, page->posts[i]->id) <
                     0);
     }
-}
-
-static char *url_for(void *state, const char *cursor, const char *token)
-{
-    struct hark_buf url;
-    hark_buf_init(&url, 0);
-    assert_int_equal(ops->build_url(state, cursor, token, 0, &url), HARK_OK);
-    return hark_buf_take(&url);
 }
 
 /* ---- timelines ---- */
@@ -688,7 +621,7 @@ static void expect_url(const char *timeline,
     struct src src;
     src_init(&src, json, base_url, page_limit);
     assert_int_equal(src.err, HARK_OK);
-    char *url = url_for(src.state, cursor, token);
+    char *url = url_of(src.state, cursor, token);
     assert_string_equal(url, want);
     free(url);
     src_cleanup(&src);

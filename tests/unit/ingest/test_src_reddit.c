@@ -18,31 +18,10 @@
 #include "ingest/source_int.h"
 
 static const struct hark_source_ops *ops = &hark_src_reddit;
+#define SRC_FIXTURE_DIR "reddit"
+#include "src_fixture.h"
 
 /* ---- helpers ---- */
-
-static char *fixture(const char *name, size_t *len)
-{
-    const char *dir = getenv("HARK_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/tests/data/api/reddit/%s",
-             dir && *dir ? dir : ".", name);
-    char errbuf[256];
-    char *text = NULL;
-    hark_err_t err =
-        hark_file_read(path, 16u << 20, &text, len, errbuf, sizeof(errbuf));
-    if (err != HARK_OK) {
-        fail_msg("%s", errbuf);
-    }
-    return text;
-}
-
-struct src {
-    struct hark_json_doc *doc;
-    struct hark_diag diag;
-    void *state;
-    hark_err_t err;
-};
 
 /* src_init() with client credentials (names of variables, or NULL). */
 static void src_init_creds(struct src *src,
@@ -53,19 +32,9 @@ static void src_init_creds(struct src *src,
                            const char *client_id_env,
                            const char *client_secret_env)
 {
-    char errbuf[256];
-    size_t off;
-    struct hark_json_opts opts = {
-        .allow_comments = true, .validate_utf8 = true, .max_depth = 64};
-    assert_int_equal(hark_json_parse(json, strlen(json), "hark.json", &opts,
-                                     &src->doc, errbuf, sizeof(errbuf), &off),
-                     HARK_OK);
-    hark_diag_init(&src->diag);
-    char *base = hark_xstrdup(base_url);
     struct hark_source_cfg cfg = {
         .name = (char *)"acme-reddit",
         .type = (char *)"reddit",
-        .base_url = base,
         .interval_s = 60,
         .backfill_pages = backfill_pages,
         .page_limit = page_limit,
@@ -73,11 +42,8 @@ static void src_init_creds(struct src *src,
         .client_id_env = hark_xstrdup(client_id_env),
         .client_secret_env = hark_xstrdup(client_secret_env),
     };
-    src->state = NULL;
-    src->err =
-        ops->init(&cfg, src->doc, src->doc->root, &src->diag, &src->state);
-    free(base); /* init keeps copies */
-    free(cfg.client_id_env);
+    src_init_cfg(src, json, base_url, cfg);
+    free(cfg.client_id_env); /* init keeps copies */
     free(cfg.client_secret_env);
 }
 
@@ -90,13 +56,6 @@ static void src_init(struct src *src,
     src_init_creds(src, json, base_url, page_limit, backfill_pages, NULL, NULL);
 }
 
-static void src_cleanup(struct src *src)
-{
-    ops->free_state(src->state);
-    hark_diag_cleanup(&src->diag);
-    hark_json_doc_free(src->doc);
-}
-
 /* A source on r/AskReddit's new listing. */
 static void *askreddit(struct src *src, int backfill_pages)
 {
@@ -104,57 +63,6 @@ static void *askreddit(struct src *src, int backfill_pages)
              0, backfill_pages);
     assert_int_equal(src->err, HARK_OK);
     return src->state;
-}
-
-static char *url_of(void *state, const char *cursor, const char *token)
-{
-    struct hark_buf url;
-    hark_buf_init(&url, 8192);
-    assert_int_equal(ops->build_url(state, cursor, token, 0, &url), HARK_OK);
-    return hark_buf_take(&url);
-}
-
-static const struct hark_header no_headers[] = {
-    {(char *)"content-type", (char *)"application/json; charset=UTF-8"},
-};
-
-/*
- * build_url(cursor, token) then parse `body` as its response, the way the
- * engine calls them.
- */
-static hark_err_t fetch(void *state,
-                        const char *cursor,
-                        const char *token,
-                        const char *body,
-                        size_t len,
-                        struct hark_page *page,
-                        char *errbuf,
-                        size_t errbuf_len)
-{
-    char *url = url_of(state, cursor, token);
-    struct hark_response resp = {
-        .status = 200,
-        .headers = no_headers,
-        .n_headers = 1,
-        .body = body,
-        .body_len = len,
-        .url = url,
-    };
-    hark_err_t err = ops->parse(state, &resp, page, errbuf, errbuf_len);
-    free(url);
-    return err;
-}
-
-static const struct hark_post *find_post(const struct hark_page *page,
-                                         const char *id)
-{
-    for (size_t i = 0; i < page->n_posts; i++) {
-        if (strcmp(page->posts[i]->id, id) == 0) {
-            return page->posts[i];
-        }
-    }
-    fail_msg("no post %s on the page", id);
-    return NULL;
 }
 
 /* ---- registry ---- */
@@ -762,7 +670,7 @@ static hark_err_t token_reply(void *state,
 {
     struct hark_response resp = {
         .status = 200,
-        .headers = no_headers,
+        .headers = json_headers,
         .n_headers = 1,
         .body = body,
         .body_len = strlen(body),

@@ -17,31 +17,10 @@
 #include "ingest/source_int.h"
 
 static const struct hark_source_ops *ops = &hark_src_x_stream;
+#define SRC_FIXTURE_DIR "x"
+#include "src_fixture.h"
 
 /* ---- helpers ---- */
-
-static char *fixture(const char *name, size_t *len)
-{
-    const char *dir = getenv("HARK_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/tests/data/api/x/%s",
-             dir && *dir ? dir : ".", name);
-    char errbuf[256];
-    char *text = NULL;
-    hark_err_t err =
-        hark_file_read(path, 16u << 20, &text, len, errbuf, sizeof(errbuf));
-    if (err != HARK_OK) {
-        fail_msg("%s", errbuf);
-    }
-    return text;
-}
-
-struct src {
-    struct hark_json_doc *doc;
-    struct hark_diag diag;
-    void *state;
-    hark_err_t err;
-};
 
 static void src_init(struct src *src, const char *json, const char *base_url)
 {
@@ -70,13 +49,6 @@ static void src_init(struct src *src, const char *json, const char *base_url)
         ops->init(&cfg, src->doc, src->doc->root, &src->diag, &src->state);
     free(base); /* init keeps copies */
     free(token_env);
-}
-
-static void src_cleanup(struct src *src)
-{
-    ops->free_state(src->state);
-    hark_diag_cleanup(&src->diag);
-    hark_json_doc_free(src->doc);
 }
 
 static void *state_for(struct src *src)
