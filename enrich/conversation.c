@@ -298,18 +298,50 @@ static void table_remove(struct hark_conv_thread_table *t,
     }
 }
 
-static char *thread_key(const char *platform, const char *conv_id)
+/* Lookup keys fit here; longer ones are allocated. */
+#define KEY_BUF 256
+
+/*
+ * "platform SEP id" into `buf` (KEY_BUF bytes), or into a new string when
+ * it does not fit (free it with key_free). A stack buffer, not a new
+ * string: lookups run per post and most of them find what they look for.
+ */
+static char *key_make(const char *platform, const char *id, char *buf)
 {
-    return hark_xasprintf("%s%c%s", platform ? platform : "", SEP, conv_id);
+    const char *pf = platform ? platform : "";
+    size_t p_len = strlen(pf);
+    size_t i_len = strlen(id);
+    char *out = buf;
+    if (p_len + 1 + i_len + 1 > KEY_BUF) {
+        out = hark_xmalloc(p_len + 1 + i_len + 1);
+    }
+    memcpy(out, pf, p_len);
+    out[p_len] = SEP;
+    memcpy(out + p_len + 1, id, i_len + 1);
+    return out;
+}
+
+static void key_free(char *key, const char *buf)
+{
+    if (key != buf) {
+        free(key);
+    }
+}
+
+/* A key from key_make the caller owns from now on. */
+static char *key_keep(char *key, const char *buf)
+{
+    return key == buf ? hark_xstrdup(key) : key;
 }
 
 static struct hark_conv_thread *
 thread_find(struct hark_conv *conv, const char *platform, const char *conv_id)
 {
-    char *key = thread_key(platform, conv_id);
+    char buf[KEY_BUF];
+    char *key = key_make(platform, conv_id, buf);
     struct hark_conv_thread *th =
         *table_slot(&conv->threads, key, str_hash(key));
-    free(key);
+    key_free(key, buf);
     return th;
 }
 
@@ -317,13 +349,15 @@ static struct hark_conv_thread *
 thread_get(struct hark_conv *conv, const char *platform, const char *conv_id)
 {
     struct hark_conv_thread_table *t = &conv->threads;
-    char *key = thread_key(platform, conv_id);
+    char buf[KEY_BUF];
+    char *key = key_make(platform, conv_id, buf);
     uint64_t hash = str_hash(key);
     struct hark_conv_thread **slot = table_slot(t, key, hash);
     if (*slot) {
-        free(key);
+        key_free(key, buf);
         return *slot;
     }
+    key = key_keep(key, buf);
     if ((t->n + 1) * 10 > t->cap * 7) {
         table_grow(t);
         slot = table_slot(t, key, hash);
@@ -575,11 +609,12 @@ static struct hark_conv_root *root_find(struct hark_conv *conv,
                                         const char *platform, const char *id)
 {
     const char *pf = platform ? platform : "";
-    char *key = thread_key(pf, id);
+    char buf[KEY_BUF];
+    char *key = key_make(pf, id, buf);
     uint64_t hash = str_hash(key);
     struct hark_conv_root *r = *roots_slot(&conv->roots, key, hash);
     if (r) {
-        free(key);
+        key_free(key, buf);
         roots_unlink(&conv->roots, r);
         roots_link_newest(&conv->roots, r);
         return r;
@@ -588,10 +623,11 @@ static struct hark_conv_root *root_find(struct hark_conv *conv,
     int64_t post_ms = 0;
     if (hark_conv_store_root_get(conv, pf, id, &root, &post_ms) != HARK_OK ||
         !root) {
-        free(key);
+        key_free(key, buf);
         return NULL; /* a read error counts as a miss (logged) */
     }
-    return roots_add(conv, key, strlen(pf), hash, root, post_ms, false);
+    return roots_add(conv, key_keep(key, buf), strlen(pf), hash, root,
+                     post_ms, false);
 }
 
 /* Drops the entry of `key` (platform SEP post id) from memory, if there. */
@@ -700,7 +736,8 @@ static char *post_root(struct hark_conv *conv, const struct hark_post *post,
     char *root = follow(conv, post->platform, parent, NULL);
     if (strcmp(root, id) != 0) {
         const char *pf = post->platform ? post->platform : "";
-        char *key = thread_key(pf, id);
+        char buf[KEY_BUF];
+        char *key = key_keep(key_make(pf, id, buf), buf);
         (void)roots_add(conv, key, strlen(pf), str_hash(key),
                         hark_xstrdup(root), t, true);
         conv->stats.roots_indexed++;

@@ -21,13 +21,13 @@
  *                             ignores the table).
  *
  * WAL with locking_mode=EXCLUSIVE (a second hark on the same state_dir
- * fails at open) and synchronous=FULL, as enrich/relation_store.c.
+ * fails at open) and synchronous=FULL, as enrich/relation_store.c: both
+ * open and commit through enrich/sqlite_util.c.
  *
  * Thread: the owner of the struct hark_conv.
  */
 #include "conversation_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,27 +83,6 @@ static const char retire_roots_sql[] =
     " platform, post_id FROM thread_roots WHERE post_ms < ?1 ORDER BY"
     " post_ms LIMIT ?2) RETURNING platform, post_id";
 
-static int exec(sqlite3 *db, const char *sql)
-{
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-static bool prepare(struct hark_conv *conv, const char *sql,
-                    sqlite3_stmt **out)
-{
-    return sqlite3_prepare_v3(conv->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              out, NULL) == SQLITE_OK;
-}
-
-/* Steps a bound statement once, resets it; SQLITE_DONE on success. */
-static int run(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc;
-}
-
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
@@ -125,123 +104,63 @@ static enum hark_conv_status to_status(int64_t v)
 
 /* ---- open --------------------------------------------------------------- */
 
-static hark_err_t check_version(struct hark_conv *conv, char *errbuf,
-                                size_t errbuf_len)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(conv->db,
-                           "SELECT value FROM meta WHERE key = "
-                           "'schema_version'",
-                           -1, &s, NULL) != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
-                           "read the schema version", conv->db, "conversation");
-        return HARK_EIO;
-    }
-    hark_err_t err = HARK_OK;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        int64_t v = sqlite3_column_int64(s, 0);
-        if (v != SCHEMA_VERSION) {
-            (void)snprintf(errbuf, errbuf_len,
-                           "%s: schema version %" PRId64 " is not %d "
-                           "(written by another version of hark)",
-                           conv->path, v, SCHEMA_VERSION);
-            err = HARK_EIO;
-        }
-    }
-    sqlite3_finalize(s);
-    return err;
-}
-
 static bool prepare_all(struct hark_conv *conv)
 {
-    return prepare(conv,
-                   "INSERT OR REPLACE INTO items(author_key, platform, conv,"
-                   " id, seq, status, opened_ms, first_unanswered_ms,"
-                   " last_post_ms, answered_ms, last_post_id) VALUES(?1, ?2,"
-                   " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                   &conv->upsert_item) &&
-           prepare(conv, "INSERT INTO applied(ord, obs_id) VALUES(?1, ?2)",
-                   &conv->insert_applied) &&
-           prepare(conv,
-                   "INSERT INTO decisions(obs_id, ord, kind, item_id,"
-                   " author_key, platform, conv, seq, status, opened_ms,"
-                   " first_unanswered_ms, answered_ms) VALUES(?1, ?2, ?3,"
-                   " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                   &conv->insert_decision) &&
-           prepare(conv,
-                   "SELECT kind, item_id, author_key, platform, conv, seq,"
-                   " status, opened_ms, first_unanswered_ms, answered_ms"
-                   " FROM decisions WHERE obs_id = ?1 ORDER BY rowid",
-                   &conv->select_decisions) &&
-           prepare(conv, "DELETE FROM applied WHERE ord <= ?1",
-                   &conv->prune_applied) &&
-           prepare(conv, "DELETE FROM decisions WHERE ord <= ?1",
-                   &conv->prune_decisions) &&
-           prepare(conv, retire_sql, &conv->retire_items) &&
-           prepare(conv,
-                   "INSERT OR IGNORE INTO thread_roots(platform, post_id,"
-                   " root, post_ms) VALUES(?1, ?2, ?3, ?4)",
-                   &conv->insert_root) &&
-           prepare(conv,
-                   "SELECT root, post_ms FROM thread_roots WHERE"
-                   " platform = ?1 AND post_id = ?2",
-                   &conv->select_root) &&
-           prepare(conv, retire_roots_sql, &conv->retire_roots);
+    sqlite3 *db = conv->db;
+    return hark_sqlite_prepare(
+               db,
+               "INSERT OR REPLACE INTO items(author_key, platform, conv,"
+               " id, seq, status, opened_ms, first_unanswered_ms,"
+               " last_post_ms, answered_ms, last_post_id) VALUES(?1, ?2,"
+               " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+               &conv->upsert_item) &&
+           hark_sqlite_prepare(
+               db, "INSERT INTO applied(ord, obs_id) VALUES(?1, ?2)",
+               &conv->insert_applied) &&
+           hark_sqlite_prepare(
+               db,
+               "INSERT INTO decisions(obs_id, ord, kind, item_id,"
+               " author_key, platform, conv, seq, status, opened_ms,"
+               " first_unanswered_ms, answered_ms) VALUES(?1, ?2, ?3,"
+               " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+               &conv->insert_decision) &&
+           hark_sqlite_prepare(
+               db,
+               "SELECT kind, item_id, author_key, platform, conv, seq,"
+               " status, opened_ms, first_unanswered_ms, answered_ms"
+               " FROM decisions WHERE obs_id = ?1 ORDER BY rowid",
+               &conv->select_decisions) &&
+           hark_sqlite_prepare(db, "DELETE FROM applied WHERE ord <= ?1",
+                               &conv->prune_applied) &&
+           hark_sqlite_prepare(db, "DELETE FROM decisions WHERE ord <= ?1",
+                               &conv->prune_decisions) &&
+           hark_sqlite_prepare(db, retire_sql, &conv->retire_items) &&
+           hark_sqlite_prepare(
+               db,
+               "INSERT OR IGNORE INTO thread_roots(platform, post_id,"
+               " root, post_ms) VALUES(?1, ?2, ?3, ?4)",
+               &conv->insert_root) &&
+           hark_sqlite_prepare(db,
+                               "SELECT root, post_ms FROM thread_roots WHERE"
+                               " platform = ?1 AND post_id = ?2",
+                               &conv->select_root) &&
+           hark_sqlite_prepare(db, retire_roots_sql, &conv->retire_roots);
 }
 
 static hark_err_t open_db(struct hark_conv *conv, char *errbuf,
                           size_t errbuf_len)
 {
-    const char *what = "open";
-    if (sqlite3_open_v2(conv->path, &conv->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                            SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        goto fail;
-    }
-    sqlite3_extended_result_codes(conv->db, 1);
-    sqlite3_busy_timeout(conv->db, 200);
-    /* Exclusive locking first: WAL then needs no shared memory, and the
-     * BEGIN IMMEDIATE below takes the lock we keep until close. */
-    what = "lock";
-    if (exec(conv->db, "PRAGMA locking_mode=EXCLUSIVE") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "read the database";
-    if (exec(conv->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
-        exec(conv->db, "PRAGMA synchronous=FULL") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "lock";
-    if (exec(conv->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "create the schema";
-    if (exec(conv->db, schema_sql) != SQLITE_OK) {
-        goto fail_rollback;
-    }
-    what = "commit the schema";
-    if (exec(conv->db, "COMMIT") != SQLITE_OK) {
-        goto fail_rollback;
-    }
-    if (check_version(conv, errbuf, errbuf_len) != HARK_OK) {
+    if (hark_sqlite_open(conv->path, schema_sql, SCHEMA_VERSION,
+                         "conversation", &conv->db, errbuf,
+                         errbuf_len) != HARK_OK) {
         return HARK_EIO;
     }
-    what = "prepare statements";
     if (!prepare_all(conv)) {
-        goto fail;
+        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
+                           "prepare statements", conv->db, "conversation");
+        return HARK_EIO;
     }
     return HARK_OK;
-
-fail_rollback:
-    hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
-                       "conversation");
-    (void)exec(conv->db, "ROLLBACK");
-    return HARK_EIO;
-fail:
-    hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
-                       "conversation");
-    return HARK_EIO;
 }
 
 static hark_err_t load_items(struct hark_conv *conv, char *errbuf,
@@ -447,7 +366,7 @@ static int write_item(struct hark_conv *conv, const struct hark_conv_entry *e)
     } else {
         sqlite3_bind_null(s, 11);
     }
-    return run(s);
+    return hark_sqlite_run(s);
 }
 
 static int write_decision(struct hark_conv *conv,
@@ -466,7 +385,7 @@ static int write_decision(struct hark_conv *conv,
     sqlite3_bind_int64(s, 10, d->opened_ms);
     sqlite3_bind_int64(s, 11, d->first_unanswered_ms);
     sqlite3_bind_int64(s, 12, d->answered_ms);
-    return run(s);
+    return hark_sqlite_run(s);
 }
 
 /*
@@ -507,7 +426,7 @@ static int write_root(struct hark_conv *conv, const struct hark_conv_root *r)
     bind_text(s, 2, r->key + r->platform_len + 1);
     bind_text(s, 3, r->root);
     sqlite3_bind_int64(s, 4, r->post_ms);
-    return run(s);
+    return hark_sqlite_run(s);
 }
 
 /* Deletes up to `limit` thread index entries of posts before `before_ms`,
@@ -564,7 +483,7 @@ static const char *write_pending(struct hark_conv *conv,
         sqlite3_stmt *s = conv->insert_applied;
         sqlite3_bind_int64(s, 1, conv->new_ids.v[i].ord);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)conv->new_ids.v[i].obs_id);
-        if (run(s) != SQLITE_DONE) {
+        if (hark_sqlite_run(s) != SQLITE_DONE) {
             return "write applied event ids";
         }
     }
@@ -579,34 +498,30 @@ static const char *write_pending(struct hark_conv *conv,
     if (conv->new_ids.n > 0 && drop_to > 0) {
         sqlite3_bind_int64(conv->prune_applied, 1, drop_to);
         sqlite3_bind_int64(conv->prune_decisions, 1, drop_to);
-        if (run(conv->prune_applied) != SQLITE_DONE ||
-            run(conv->prune_decisions) != SQLITE_DONE) {
+        if (hark_sqlite_run(conv->prune_applied) != SQLITE_DONE ||
+            hark_sqlite_run(conv->prune_decisions) != SQLITE_DONE) {
             return "forget old event ids";
         }
     }
     return NULL;
 }
 
+struct commit_args {
+    struct hark_conv *conv;
+    const struct hark_conv_retention *ret;
+};
+
+static const char *write_commit(void *opaque)
+{
+    const struct commit_args *c = opaque;
+    return write_pending(c->conv, c->ret);
+}
+
 hark_err_t hark_conv_store_commit(struct hark_conv *conv,
                                   const struct hark_conv_retention *ret,
                                   char *errbuf, size_t errbuf_len)
 {
-    if (exec(conv->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path,
-                           "begin a transaction", conv->db, "conversation");
-        return HARK_EIO;
-    }
-    const char *what = write_pending(conv, ret);
-    if (!what && exec(conv->db, "COMMIT") != SQLITE_OK) {
-        what = "commit";
-    }
-    if (what) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, conv->path, what, conv->db,
-                           "conversation");
-        if (!sqlite3_get_autocommit(conv->db)) {
-            (void)exec(conv->db, "ROLLBACK");
-        }
-        return HARK_EIO;
-    }
-    return HARK_OK;
+    struct commit_args c = {conv, ret};
+    return hark_sqlite_commit(conv->db, conv->path, "conversation",
+                              write_commit, &c, errbuf, errbuf_len);
 }

@@ -90,25 +90,6 @@ struct hark_signal *hark_rel_signal_push(struct hark_signal_list *list)
 
 /* ---- signal events ----------------------------------------------------- */
 
-static void gen_time(struct hark_jw *gen, int64_t ms)
-{
-    char ts[32];
-    hark_time_format(ms, ts);
-    hark_jw_str(gen, ts);
-}
-
-static void gen_num(struct hark_jw *gen, const char *key, double v)
-{
-    hark_jw_key(gen, key);
-    hark_jw_double(gen, v);
-}
-
-static void gen_int(struct hark_jw *gen, const char *key, int64_t v)
-{
-    hark_jw_key(gen, key);
-    hark_jw_int(gen, v);
-}
-
 static void gen_act_details(struct hark_jw *gen,
                             const struct hark_rel_author *a,
                             const struct hark_rel_sig *d)
@@ -134,10 +115,10 @@ static void gen_act_details(struct hark_jw *gen,
     hark_jw_str(gen, act);
     hark_jw_key(gen, "tag");
     hark_jw_str(gen, tag);
-    gen_int(gen, "count", count);
+    hark_jw_kv_int(gen, "count", count);
     if (d->kind == HARK_SIGNAL_REFERRAL && (d->acts & HARK_ACT_REFERRAL) &&
         (d->acts & HARK_ACT_INTRODUCTION)) {
-        gen_int(gen, "introductions",
+        hark_jw_kv_int(gen, "introductions",
                 a->file_introductions + a->seen.introductions);
     }
 }
@@ -151,12 +132,12 @@ static void gen_churn_details(struct hark_jw *gen,
     hark_jw_key(gen, "baseline");
     hark_jw_str(gen, primary);
     if (ch->is_sentiment) {
-        gen_num(gen, "value", ch->dev.value);
-        gen_num(gen, "mean", ch->dev.mean);
-        gen_num(gen, "sd", ch->dev.sd);
-        gen_num(gen, "z", ch->dev.z);
-        gen_num(gen, "drop", ch->dev.drop);
-        gen_int(gen, "posts", ch->dev.n_prior);
+        hark_jw_kv_double(gen, "value", ch->dev.value);
+        hark_jw_kv_double(gen, "mean", ch->dev.mean);
+        hark_jw_kv_double(gen, "sd", ch->dev.sd);
+        hark_jw_kv_double(gen, "z", ch->dev.z);
+        hark_jw_kv_double(gen, "drop", ch->dev.drop);
+        hark_jw_kv_int(gen, "posts", ch->dev.n_prior);
     }
     if (ch->is_intent) {
         hark_jw_key(gen, "intent");
@@ -165,7 +146,7 @@ static void gen_churn_details(struct hark_jw *gen,
     if (ch->is_advocate) {
         hark_jw_key(gen, "complaint");
         hark_jw_str(gen, ch->complaint_tag);
-        gen_int(gen, "advocacy_acts", ch->advocate_acts);
+        hark_jw_kv_int(gen, "advocacy_acts", ch->advocate_acts);
     }
     hark_jw_key(gen, "triggers");
     hark_jw_array_open(gen);
@@ -197,13 +178,15 @@ static void gen_details(struct hark_jw *gen, const struct hark_rel_author *a,
     case HARK_SIGNAL_SILENCE:
         hark_jw_key(gen, "baseline");
         hark_jw_str(gen, "gap");
-        gen_num(gen, "silent_hours", (double)d->silent_ms / 3600000.0);
-        gen_num(gen, "mean_gap_hours", d->gap_ms / 3600000.0);
-        gen_num(gen, "gaps", d->gap_ms > 0 ? (double)d->silent_ms / d->gap_ms
-                                           : 0);
-        gen_num(gen, "threshold_gaps", d->threshold_gaps);
+        hark_jw_kv_double(gen, "silent_hours",
+                          (double)d->silent_ms / 3600000.0);
+        hark_jw_kv_double(gen, "mean_gap_hours", d->gap_ms / 3600000.0);
+        hark_jw_kv_double(gen, "gaps",
+                          d->gap_ms > 0 ? (double)d->silent_ms / d->gap_ms
+                                        : 0);
+        hark_jw_kv_double(gen, "threshold_gaps", d->threshold_gaps);
         hark_jw_key(gen, "last_post");
-        gen_time(gen, d->last_post_ms);
+        hark_jw_time(gen, d->last_post_ms);
         break;
     case HARK_SIGNAL_SEGMENT_CHANGE:
         hark_jw_key(gen, "baseline");
@@ -237,7 +220,7 @@ void hark_rel_signal_write(struct hark_signal *sig,
     hark_jw_str(gen, event_id);
     if (now_ms != 0) {
         hark_jw_key(gen, "emitted_at");
-        gen_time(gen, now_ms);
+        hark_jw_time(gen, now_ms);
     }
     hark_jw_key(gen, "rules_version");
     hark_jw_str(gen, rules_version);
@@ -273,9 +256,9 @@ void hark_rel_signal_write(struct hark_signal *sig,
     double monetary = a->is_customer ? a->clv : 0;
     hark_jw_key(gen, "relationship");
     hark_jw_map_open(gen);
-    gen_num(gen, "monetary", monetary);
-    gen_num(gen, "relational", relational);
-    gen_num(gen, "total", monetary + relational);
+    hark_jw_kv_double(gen, "monetary", monetary);
+    hark_jw_kv_double(gen, "relational", relational);
+    hark_jw_kv_double(gen, "total", monetary + relational);
     hark_jw_map_close(gen);
     hark_jw_key(gen, "behaviour_segment");
     hark_jw_str(gen, hark_segment_name(a->segment));

@@ -155,18 +155,6 @@ static const char upsert_conv_sql[] =
     " first_post_ms = min(first_post_ms, excluded.first_post_ms),"
     " last_post_ms = max(last_post_ms, excluded.last_post_ms)";
 
-static int exec(sqlite3 *db, const char *sql)
-{
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-static bool prepare(struct hark_rel_store *st, const char *sql,
-                    sqlite3_stmt **out)
-{
-    return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
-                              NULL) == SQLITE_OK;
-}
-
 static void push_batch(struct hark_rel_store *st, int64_t seq, size_t n)
 {
     if (st->n_batches == st->cap_batches) {
@@ -183,33 +171,6 @@ static void push_batch(struct hark_rel_store *st, int64_t seq, size_t n)
     }
 }
 
-static hark_err_t check_version(struct hark_rel_store *st, char *errbuf,
-                                size_t errbuf_len)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT value FROM meta WHERE key = "
-                           "'schema_version'",
-                           -1, &s, NULL) != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, st->path,
-                           "read the schema version", st->db, "relationship");
-        return HARK_EIO;
-    }
-    hark_err_t err = HARK_OK;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        int64_t v = sqlite3_column_int64(s, 0);
-        if (v != SCHEMA_VERSION) {
-            (void)snprintf(errbuf, errbuf_len,
-                     "%s: schema version %" PRId64 " is not %d (written by "
-                     "another version of hark)",
-                     st->path, v, SCHEMA_VERSION);
-            err = HARK_EIO;
-        }
-    }
-    sqlite3_finalize(s);
-    return err;
-}
-
 hark_err_t hark_rel_store_open(const char *path, struct hark_rel_store **out,
                                char *errbuf, size_t errbuf_len)
 {
@@ -217,84 +178,46 @@ hark_err_t hark_rel_store_open(const char *path, struct hark_rel_store **out,
     struct hark_rel_store *st = hark_xcalloc(1, sizeof(*st));
     st->path = hark_xstrdup(path);
     st->next_seq = 1;
-    const char *what = "open";
-    int rc = sqlite3_open_v2(path, &st->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                 SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        goto fail;
-    }
-    sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, 200);
-    /*
-     * Exclusive locking first: WAL then needs no shared memory, and the
-     * BEGIN IMMEDIATE below takes the lock we keep until close.
-     */
-    what = "lock";
-    if (exec(st->db, "PRAGMA locking_mode=EXCLUSIVE") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "read the database";
-    if (exec(st->db, "PRAGMA journal_mode=WAL") != SQLITE_OK) {
-        goto fail;
-    }
-    if (exec(st->db, "PRAGMA synchronous=FULL") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "lock";
-    if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        goto fail;
-    }
-    what = "create the schema";
-    if (exec(st->db, schema_sql) != SQLITE_OK) {
-        goto fail_rollback;
-    }
-    what = "commit the schema";
-    if (exec(st->db, "COMMIT") != SQLITE_OK) {
-        goto fail_rollback;
-    }
-    if (check_version(st, errbuf, errbuf_len) != HARK_OK) {
+    if (hark_sqlite_open(path, schema_sql, SCHEMA_VERSION, "relationship",
+                         &st->db, errbuf, errbuf_len) != HARK_OK) {
         hark_rel_store_close(st);
         return HARK_EIO;
     }
-    what = "prepare statements";
-    if (!prepare(st, upsert_author_sql, &st->upsert_author) ||
-        !prepare(st, "DELETE FROM authors WHERE key = ?1",
-                 &st->delete_author) ||
-        !prepare(st, "INSERT INTO applied(seq, n, ids) VALUES(?1, ?2, ?3)",
-                 &st->insert_applied) ||
-        !prepare(st,
-                 "INSERT INTO signals(obs_id, seq, kind, event_id, key, "
-                 "payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                 &st->insert_signal) ||
-        !prepare(st,
-                 "SELECT kind, event_id, key, payload FROM signals WHERE "
-                 "obs_id = ?1 ORDER BY rowid",
-                 &st->select_signals) ||
-        !prepare(st,
-                 "INSERT INTO post_acts(post_key, acts, seen_ms) VALUES(?1, "
-                 "?2, ?3) ON CONFLICT(post_key) DO UPDATE SET acts = acts | "
-                 "excluded.acts, seen_ms = excluded.seen_ms",
-                 &st->upsert_acts) ||
-        !prepare(st, "SELECT acts FROM post_acts WHERE post_key = ?1",
-                 &st->select_acts) ||
-        !prepare(st, upsert_conv_sql, &st->upsert_conv) ||
-        !prepare(st, evict_idle_sql, &st->evict_idle)) {
-        goto fail;
+    sqlite3 *db = st->db;
+    if (!hark_sqlite_prepare(db, upsert_author_sql, &st->upsert_author) ||
+        !hark_sqlite_prepare(db, "DELETE FROM authors WHERE key = ?1",
+                             &st->delete_author) ||
+        !hark_sqlite_prepare(db,
+                             "INSERT INTO applied(seq, n, ids) VALUES(?1, ?2,"
+                             " ?3)",
+                             &st->insert_applied) ||
+        !hark_sqlite_prepare(db,
+                             "INSERT INTO signals(obs_id, seq, kind, "
+                             "event_id, key, payload) VALUES(?1, ?2, ?3, ?4,"
+                             " ?5, ?6)",
+                             &st->insert_signal) ||
+        !hark_sqlite_prepare(db,
+                             "SELECT kind, event_id, key, payload FROM "
+                             "signals WHERE obs_id = ?1 ORDER BY rowid",
+                             &st->select_signals) ||
+        !hark_sqlite_prepare(db,
+                             "INSERT INTO post_acts(post_key, acts, seen_ms)"
+                             " VALUES(?1, ?2, ?3) ON CONFLICT(post_key) DO "
+                             "UPDATE SET acts = acts | excluded.acts, "
+                             "seen_ms = excluded.seen_ms",
+                             &st->upsert_acts) ||
+        !hark_sqlite_prepare(db,
+                             "SELECT acts FROM post_acts WHERE post_key = ?1",
+                             &st->select_acts) ||
+        !hark_sqlite_prepare(db, upsert_conv_sql, &st->upsert_conv) ||
+        !hark_sqlite_prepare(db, evict_idle_sql, &st->evict_idle)) {
+        hark_sqlite_errmsg(errbuf, errbuf_len, path, "prepare statements", db,
+                           "relationship");
+        hark_rel_store_close(st);
+        return HARK_EIO;
     }
     *out = st;
     return HARK_OK;
-
-fail_rollback:
-    hark_sqlite_errmsg(errbuf, errbuf_len, path, what, st->db, "relationship");
-    (void)exec(st->db, "ROLLBACK");
-    hark_rel_store_close(st);
-    return HARK_EIO;
-fail:
-    hark_sqlite_errmsg(errbuf, errbuf_len, path, what, st->db, "relationship");
-    hark_rel_store_close(st);
-    return HARK_EIO;
 }
 
 void hark_rel_store_close(struct hark_rel_store *st)
@@ -562,15 +485,6 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
     }
 }
 
-/* Steps a bound statement once, resets it; SQLITE_DONE on success. */
-static int run(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc;
-}
-
 static int write_author(struct hark_rel_store *st,
                         const struct hark_rel_author *a)
 {
@@ -605,7 +519,7 @@ static int write_author(struct hark_rel_store *st,
     sqlite3_bind_int64(s, i++, a->segment_since_ms);
     sqlite3_bind_int64(s, i++, a->last_churn_ms);
     sqlite3_bind_int64(s, i++, a->silence_for_ms);
-    return run(s);
+    return hark_sqlite_run(s);
 }
 
 static int write_applied(struct hark_rel_store *st, int64_t seq,
@@ -619,7 +533,7 @@ static int write_applied(struct hark_rel_store *st, int64_t seq,
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
     sqlite3_bind_blob(s, 3, blob, (int)(n * 8), SQLITE_STATIC);
-    int rc = run(s);
+    int rc = hark_sqlite_run(s);
     free(blob);
     return rc;
 }
@@ -635,7 +549,7 @@ static int write_signal(struct hark_rel_store *st, int64_t seq,
     bind_text(s, 5, sig->key);
     sqlite3_bind_text(s, 6, sig->payload, (int)sig->payload_len,
                       SQLITE_STATIC);
-    return run(s);
+    return hark_sqlite_run(s);
 }
 
 static int write_acts(struct hark_rel_store *st,
@@ -645,7 +559,7 @@ static int write_acts(struct hark_rel_store *st,
     sqlite3_bind_int64(s, 1, (sqlite3_int64)pa->post_key);
     sqlite3_bind_int64(s, 2, pa->acts);
     sqlite3_bind_int64(s, 3, pa->seen_ms);
-    return run(s);
+    return hark_sqlite_run(s);
 }
 
 static int write_conv(struct hark_rel_store *st,
@@ -657,7 +571,7 @@ static int write_conv(struct hark_rel_store *st,
     bind_text(s, 3, c->author_key);
     sqlite3_bind_int(s, 4, c->is_customer ? 1 : 0);
     sqlite3_bind_int64(s, 5, c->t_ms);
-    return run(s);
+    return hark_sqlite_run(s);
 }
 
 /* How many of the oldest batches fall outside `window` once `n_new` more
@@ -674,18 +588,27 @@ static size_t batches_to_drop(const struct hark_rel_store *st, size_t n_new,
     return k;
 }
 
+/* DELETE FROM table WHERE column < before; SQLITE_DONE on success. */
+static int delete_before(struct hark_rel_store *st, const char *table,
+                         const char *column, int64_t before)
+{
+    char sql[128];
+    (void)snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s < %" PRId64,
+                   table, column, before);
+    return hark_sqlite_exec(st->db, sql) == SQLITE_OK ? SQLITE_DONE
+                                                      : SQLITE_ERROR;
+}
+
 static int prune(struct hark_rel_store *st, size_t k)
 {
     if (k == 0) {
         return SQLITE_DONE;
     }
     int64_t keep_from = k < st->n_batches ? st->batches[k].seq : st->next_seq;
-    char sql[160];
-    (void)snprintf(sql, sizeof(sql),
-             "DELETE FROM applied WHERE seq < %" PRId64
-             "; DELETE FROM signals WHERE seq < %" PRId64,
-             keep_from, keep_from);
-    return exec(st->db, sql) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+    if (delete_before(st, "applied", "seq", keep_from) != SQLITE_DONE) {
+        return SQLITE_ERROR;
+    }
+    return delete_before(st, "signals", "seq", keep_from);
 }
 
 /*
@@ -700,10 +623,7 @@ static int prune_acts(struct hark_rel_store *st, const struct hark_rel_batch *b)
             newest = b->acts[i].seen_ms;
         }
     }
-    char sql[96];
-    (void)snprintf(sql, sizeof(sql), "DELETE FROM post_acts WHERE seen_ms < %" PRId64,
-             newest - ACTS_KEEP_MS);
-    return exec(st->db, sql) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+    return delete_before(st, "post_acts", "seen_ms", newest - ACTS_KEEP_MS);
 }
 
 /*
@@ -720,11 +640,8 @@ static int prune_convs(struct hark_rel_store *st,
             newest = b->convs[i].t_ms;
         }
     }
-    char sql[128];
-    (void)snprintf(sql, sizeof(sql),
-                   "DELETE FROM conversations WHERE last_post_ms < %" PRId64,
-                   newest - CONV_KEEP_MS);
-    return exec(st->db, sql) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+    return delete_before(st, "conversations", "last_post_ms",
+                         newest - CONV_KEEP_MS);
 }
 
 /*
@@ -782,7 +699,7 @@ static const char *write_batch(struct hark_rel_store *st,
 {
     for (size_t i = 0; i < b->n_deleted; i++) {
         bind_text(st->delete_author, 1, b->deleted_keys[i]);
-        if (run(st->delete_author) != SQLITE_DONE) {
+        if (hark_sqlite_run(st->delete_author) != SQLITE_DONE) {
             return "delete moved authors";
         }
     }
@@ -825,28 +742,29 @@ static const char *write_batch(struct hark_rel_store *st,
     return NULL;
 }
 
+struct commit_args {
+    struct hark_rel_store *st;
+    const struct hark_rel_batch *b;
+    int64_t seq;
+    size_t drop;
+};
+
+static const char *write_commit(void *opaque)
+{
+    const struct commit_args *c = opaque;
+    return write_batch(c->st, c->b, c->seq, c->drop);
+}
+
 hark_err_t hark_rel_store_commit(struct hark_rel_store *st,
                                  const struct hark_rel_batch *b,
                                  size_t window, char *errbuf,
                                  size_t errbuf_len)
 {
-    if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, st->path, "begin a transaction",
-                           st->db, "relationship");
-        return HARK_EIO;
-    }
     int64_t seq = st->next_seq;
     size_t drop = batches_to_drop(st, b->n_applied, window);
-    const char *what = write_batch(st, b, seq, drop);
-    if (!what && exec(st->db, "COMMIT") != SQLITE_OK) {
-        what = "commit";
-    }
-    if (what) {
-        hark_sqlite_errmsg(errbuf, errbuf_len, st->path, what, st->db,
-                           "relationship");
-        if (!sqlite3_get_autocommit(st->db)) {
-            (void)exec(st->db, "ROLLBACK");
-        }
+    struct commit_args c = {st, b, seq, drop};
+    if (hark_sqlite_commit(st->db, st->path, "relationship", write_commit, &c,
+                           errbuf, errbuf_len) != HARK_OK) {
         return HARK_EIO;
     }
     /* Committed: account for the new batch and the dropped ones. */

@@ -13,6 +13,7 @@
 
 #include "hark/conversation.h"
 #include "enrich/conversation_int.h"
+#include "state_fixture.h"
 
 #define T0 1793534400000LL /* 2026-11-01T12:00:00Z */
 #define MIN 60000LL
@@ -71,25 +72,13 @@ static int setup(void **state)
     return 0;
 }
 
-static void rm_state(const char *dir)
-{
-    static const char *const names[] = {
-        "conversations.sqlite", "conversations.sqlite-wal",
-        "conversations.sqlite-shm", "conversations.sqlite-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        (void)unlink(path);
-    }
-}
-
 static int teardown(void **state)
 {
     struct fx *fx = *state;
     hark_conv_free(fx->conv);
     hark_conv_changes_cleanup(&fx->changes);
     hark_conv_cfg_cleanup(&fx->cfg);
-    rm_state(fx->dir);
+    rm_state(fx->dir, "conversations.sqlite");
     (void)rmdir(fx->dir);
     free(fx);
     return 0;
@@ -1147,20 +1136,12 @@ static void test_hark_conv_note_post__memory_is_bounded(void **state)
 
 /* ---- open errors ---- */
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-    assert_int_equal(fclose(fp), 0);
-}
-
 static void test_hark_conv_open__corrupt_file(void **state)
 {
     struct fx *fx = *state;
     hark_conv_free(fx->conv);
     fx->conv = NULL;
-    rm_state(fx->dir);
+    rm_state(fx->dir, "conversations.sqlite");
     char path[128];
     snprintf(path, sizeof(path), "%s/conversations.sqlite", fx->dir);
     char junk[8192];
@@ -1179,7 +1160,7 @@ static void test_hark_conv_open__corrupt_file(void **state)
     assert_non_null(strstr(msg, "not a database"));
     assert_non_null(strstr(msg, "conversation state"));
     hark_diag_cleanup(&diag);
-    rm_state(fx->dir);
+    rm_state(fx->dir, "conversations.sqlite");
     fx_open(fx);
 }
 

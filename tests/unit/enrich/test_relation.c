@@ -15,6 +15,7 @@
 
 #include "hark/relation.h"
 #include "hark/score.h"
+#include "state_fixture.h"
 
 #define T0 1793534400000LL /* 2026-11-01T12:00:00Z */
 #define HOUR 3600000LL
@@ -70,19 +71,6 @@ static int setup(void **state)
     return 0;
 }
 
-static void rm_state(const char *dir)
-{
-    static const char *const names[] = {"relation.sqlite",
-                                        "relation.sqlite-wal",
-                                        "relation.sqlite-shm",
-                                        "relation.sqlite-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        (void)unlink(path);
-    }
-}
-
 static int teardown(void **state)
 {
     struct fx *fx = *state;
@@ -90,7 +78,7 @@ static int teardown(void **state)
     hark_signal_list_cleanup(&fx->sigs);
     hark_relation_cfg_cleanup(&fx->cfg);
     hark_score_cfg_cleanup(&fx->score);
-    rm_state(fx->dir);
+    rm_state(fx->dir, "relation.sqlite");
     (void)rmdir(fx->dir);
     free(fx);
     return 0;
@@ -263,7 +251,7 @@ static void test_hark_relation_observe__signal_ids_are_stable(void **state)
     char first[17];
     memcpy(first, sig->event_id, 17);
     /* Another author's state, same post: the id names the post. */
-    rm_state(fx->dir);
+    rm_state(fx->dir, "relation.sqlite");
     hark_relation_free(fx->rel);
     fx_open(fx);
     observe(fx, &s);
@@ -991,14 +979,6 @@ static void test_hark_relation_open__idle_strangers_indexed(void **state)
     fx_open(fx);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-    assert_int_equal(fclose(fp), 0);
-}
-
 static void test_hark_relation_open__corrupt_file(void **state)
 {
     struct fx *fx = *state;
@@ -1006,7 +986,7 @@ static void test_hark_relation_open__corrupt_file(void **state)
     fx->rel = NULL;
     char path[128];
     snprintf(path, sizeof(path), "%s/relation.sqlite", fx->dir);
-    rm_state(fx->dir);
+    rm_state(fx->dir, "relation.sqlite");
     char junk[8192];
     memset(junk, 'x', sizeof(junk) - 1);
     junk[sizeof(junk) - 1] = '\0';
@@ -1023,7 +1003,7 @@ static void test_hark_relation_open__corrupt_file(void **state)
     assert_non_null(strstr(msg, path));
     assert_non_null(strstr(msg, "not a database"));
     hark_diag_cleanup(&diag);
-    rm_state(fx->dir);
+    rm_state(fx->dir, "relation.sqlite");
     fx_open(fx);
 }
 
