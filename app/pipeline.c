@@ -92,6 +92,8 @@ struct hark_pipeline {
     /* acks wait until the state they changed is committed (emit thread) */
     struct ack_rec *acks;
     size_t n_acks, cap_acks;
+    /* one post's key and events, reused from post to post (emit thread) */
+    struct hark_buf key, ev_post, ev_eng, upd;
 };
 
 struct ack_rec {
@@ -373,18 +375,14 @@ static void on_sink_ack(void *opaque, void *token, hark_err_t status,
     tracker_release(p, t);
 }
 
-static bool post_by_brand(const struct hark_snapshot *snap,
-                          const struct hark_item *item)
-{
-    return hark_app_is_brand(snap->cfg, item->post);
-}
-
 /* The stateful enrichment of one post, on the emit thread: conversation
  * items (every post, brand replies included) and relationship capital
- * (every author but the brand). Fills p->sigs and p->conv_changes. */
+ * (every author but the brand). Fills p->sigs and p->conv_changes. `eid`
+ * is the post's event id (HARK_SCHEMA_POST). */
 static void observe_state(struct hark_pipeline *p,
                           const struct hark_snapshot *snap,
-                          struct hark_item *item, bool is_brand, int64_t now)
+                          struct hark_item *item, bool is_brand,
+                          const char *eid, int64_t now)
 {
     hark_signal_list_clear(&p->sigs);
     hark_conv_changes_clear(&p->conv_changes);
@@ -397,8 +395,6 @@ static void observe_state(struct hark_pipeline *p,
         hark_conv_configure(p->conv, &snap->cfg->conversations);
         p->rel_snap = snap;
     }
-    char eid[17];
-    hark_event_id(item, HARK_SCHEMA_POST, eid);
     if (hark_conv_observe(p->conv, item, is_brand, eid, now,
                           &p->conv_changes) != HARK_OK) {
         HARK_LOG_ERROR("enrich", "cannot record the conversation of post %s",
@@ -420,7 +416,6 @@ static void conv_update_event(const struct hark_conv_change *c,
                               struct hark_buf *out)
 {
     struct hark_jw jw, *gen = &jw;
-    char ts[32];
     hark_jw_init(gen, out);
     hark_jw_map_open(gen);
     HARK_JW_KEY(gen, "schema");
@@ -428,8 +423,7 @@ static void conv_update_event(const struct hark_conv_change *c,
     HARK_JW_KEY(gen, "event_id");
     hark_jw_str(gen, c->update_id);
     HARK_JW_KEY(gen, "emitted_at");
-    hark_time_format(now, ts);
-    hark_jw_str(gen, ts);
+    hark_jw_time(gen, now);
     HARK_JW_KEY(gen, "rules_version");
     hark_jw_str(gen, rules_version);
     HARK_JW_KEY(gen, "update");
@@ -443,12 +437,10 @@ static void conv_update_event(const struct hark_conv_change *c,
     HARK_JW_KEY(gen, "status");
     hark_jw_str(gen, hark_conv_status_name(c->status));
     HARK_JW_KEY(gen, "opened_at");
-    hark_time_format(c->opened_ms, ts);
-    hark_jw_str(gen, ts);
+    hark_jw_time(gen, c->opened_ms);
     HARK_JW_KEY(gen, "answered_at");
     if (c->answered_ms) {
-        hark_time_format(c->answered_ms, ts);
-        hark_jw_str(gen, ts);
+        hark_jw_time(gen, c->answered_ms);
     } else {
         hark_jw_null(gen);
     }
@@ -480,7 +472,7 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
                    (item->action == HARK_ACTION_NONE &&
                     snap->cfg->keep_unmatched) ||
                    item->post->is_deleted;
-    bool is_brand = post_by_brand(snap, item);
+    bool is_brand = hark_app_is_brand(snap->cfg, item->post);
     if (!is_kept && !is_brand) {
         /* Its replies still need its thread (conversation.h). */
         hark_conv_note_post(p->conv, item->post, hark_now_ms());
@@ -498,8 +490,10 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
         hark_time_parse(item->post->created_at, &since) != HARK_OK) {
         since = now;
     }
+    char eid[17];
+    hark_event_id(item, HARK_SCHEMA_POST, eid);
     hark_app_join(snap, item);
-    observe_state(p, snap, item, is_brand, now);
+    observe_state(p, snap, item, is_brand, eid, now);
     /* The SLA runs from the item's first unanswered post. */
     hark_app_score(snap, item,
                    item->item_first_unanswered_ms ? item->item_first_unanswered_ms
@@ -508,17 +502,18 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
                      !is_brand && !item->post->is_deleted;
     const char *rules_version = hark_rules_version(snap->rules);
 
-    struct hark_buf key, ev_post, ev_eng;
-    hark_buf_init(&key, 0);
-    hark_buf_init(&ev_post, 0);
-    hark_buf_init(&ev_eng, 0);
-    hark_event_key(item, &key);
+    struct hark_buf *key = &p->key, *ev_post = &p->ev_post;
+    struct hark_buf *ev_eng = &p->ev_eng, *upd = &p->upd;
+    hark_buf_reset(key);
+    hark_buf_reset(ev_post);
+    hark_buf_reset(ev_eng);
+    hark_event_key(item, key);
     hark_err_t err = HARK_OK;
     if (is_kept) {
-        err = hark_event_build(item, HARK_SCHEMA_POST, now, &ev_post);
+        err = hark_event_build(item, HARK_SCHEMA_POST, now, ev_post);
     }
     if (err == HARK_OK && is_engage) {
-        err = hark_event_build(item, HARK_SCHEMA_ENGAGEMENT, now, &ev_eng);
+        err = hark_event_build(item, HARK_SCHEMA_ENGAGEMENT, now, ev_eng);
     }
     size_t n_changes = p->conv_changes.n;
     if (err != HARK_OK) {
@@ -540,24 +535,22 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
         t->is_engaged = is_engage;
         t->is_unkept = !is_kept;
         t->is_dropped = item->action == HARK_ACTION_DROP;
-        t->key = hark_xstrdup(key.ptr ? key.ptr : "");
-        hark_event_id(item, HARK_SCHEMA_POST, t->event_id);
+        t->key = hark_xstrdup(key->ptr ? key->ptr : "");
+        memcpy(t->event_id, eid, sizeof(t->event_id));
         /* One hold per event and sink, plus ours until every produce
          * returned: a sink may ack synchronously inside produce. */
         size_t n_events = (is_kept ? 1 : 0) + (is_engage ? 1 : 0) +
                           p->sigs.n + n_changes;
         t->pending = (int)(p->n_sinks * n_events) + 1;
         const struct hark_app_config *cfg = p->boot->cfg;
-        struct hark_buf upd;
-        hark_buf_init(&upd, 0);
         for (size_t i = 0; i < p->n_sinks; i++) {
             if (is_kept) {
-                produce_one(p, &p->sinks[i], cfg->topic_posts, key.ptr,
-                            key.len, ev_post.ptr, ev_post.len, t);
+                produce_one(p, &p->sinks[i], cfg->topic_posts, key->ptr,
+                            key->len, ev_post->ptr, ev_post->len, t);
             }
             if (is_engage) {
-                produce_one(p, &p->sinks[i], cfg->topic_engagement, key.ptr,
-                            key.len, ev_eng.ptr, ev_eng.len, t);
+                produce_one(p, &p->sinks[i], cfg->topic_engagement, key->ptr,
+                            key->len, ev_eng->ptr, ev_eng->len, t);
             }
             for (size_t g = 0; g < p->sigs.n; g++) {
                 const struct hark_signal *sig = &p->sigs.v[g];
@@ -567,20 +560,16 @@ static void emit_item(struct hark_pipeline *p, struct hark_item *item)
             }
             for (size_t c = 0; c < n_changes; c++) {
                 const struct hark_conv_change *ch = &p->conv_changes.v[c];
-                hark_buf_reset(&upd);
-                conv_update_event(ch, rules_version, now, &upd);
+                hark_buf_reset(upd);
+                conv_update_event(ch, rules_version, now, upd);
                 produce_one(p, &p->sinks[i], cfg->topic_engagement,
-                            ch->author_key, strlen(ch->author_key), upd.ptr,
-                            upd.len, t);
+                            ch->author_key, strlen(ch->author_key), upd->ptr,
+                            upd->len, t);
             }
         }
-        hark_buf_cleanup(&upd);
         tracker_release(p, t);
     }
     hark_snapshot_unref(snap);
-    hark_buf_cleanup(&key);
-    hark_buf_cleanup(&ev_post);
-    hark_buf_cleanup(&ev_eng);
     hark_item_free(item);
 }
 
@@ -737,6 +726,10 @@ hark_err_t hark_pipeline_new(struct hark_snapshot *snap, bool is_once,
     }
     hark_signal_list_init(&p->sigs);
     hark_conv_changes_init(&p->conv_changes);
+    hark_buf_init(&p->key, 0);
+    hark_buf_init(&p->ev_post, 0);
+    hark_buf_init(&p->ev_eng, 0);
+    hark_buf_init(&p->upd, 0);
     size_t cap = cfg->max_in_flight + 4096;
     p->work_q = hark_queue_new(cap);
     p->emit_q = hark_queue_new(cap);
@@ -888,6 +881,10 @@ void hark_pipeline_free(struct hark_pipeline *p)
     hark_conv_free(p->conv);
     hark_signal_list_cleanup(&p->sigs);
     hark_conv_changes_cleanup(&p->conv_changes);
+    hark_buf_cleanup(&p->key);
+    hark_buf_cleanup(&p->ev_post);
+    hark_buf_cleanup(&p->ev_eng);
+    hark_buf_cleanup(&p->upd);
     free(p->acks);
     hark_ingest_free(p->ingest);
     free(p->workers);

@@ -127,8 +127,8 @@ void hark_app_score(const struct hark_snapshot *snap, struct hark_item *item,
 {
     const struct hark_app_config *cfg = snap->cfg;
     hark_score_item(&cfg->score, item, now_ms);
-    if (hark_app_is_brand(cfg, item->post) &&
-        item->action == HARK_ACTION_ENGAGE) {
+    if (item->action == HARK_ACTION_ENGAGE &&
+        hark_app_is_brand(cfg, item->post)) {
         /* The brand's own posts never become engagement items. */
         item->action = HARK_ACTION_TAG;
         free(item->route_queue);

@@ -272,6 +272,13 @@ void hark_jw_bool(struct hark_jw *w, bool v)
     }
 }
 
+void hark_jw_time(struct hark_jw *w, int64_t epoch_ms)
+{
+    char ts[32];
+    hark_time_format(epoch_ms, ts);
+    hark_jw_str(w, ts);
+}
+
 void hark_jw_null(struct hark_jw *w)
 {
     before_value(w);

@@ -231,13 +231,6 @@ static void gen_priority(struct hark_jw *gen, const struct hark_priority *p)
     hark_jw_map_close(gen);
 }
 
-static void gen_time(struct hark_jw *gen, int64_t epoch_ms)
-{
-    char ts[32];
-    hark_time_format(epoch_ms, ts);
-    hark_jw_str(gen, ts);
-}
-
 /* The engagement item a post belongs to (conversation grouping). */
 static void gen_item_part(struct hark_jw *gen, const struct hark_item *item)
 {
@@ -253,10 +246,10 @@ static void gen_item_part(struct hark_jw *gen, const struct hark_item *item)
     HARK_JW_KEY(gen, "status");
     hark_jw_str(gen, hark_item_status_name(item->item_status));
     HARK_JW_KEY(gen, "opened_at");
-    gen_time(gen, item->item_opened_ms);
+    hark_jw_time(gen, item->item_opened_ms);
     HARK_JW_KEY(gen, "first_unanswered_at");
     if (item->item_first_unanswered_ms) {
-        gen_time(gen, item->item_first_unanswered_ms);
+        hark_jw_time(gen, item->item_first_unanswered_ms);
     } else {
         hark_jw_null(gen);
     }
@@ -274,13 +267,13 @@ static void gen_route(struct hark_jw *gen, const struct hark_item *item)
     hark_jw_str(gen, item->route_queue);
     HARK_JW_KEY(gen, "sla_due");
     if (item->sla_due_ms != 0) {
-        gen_time(gen, item->sla_due_ms);
+        hark_jw_time(gen, item->sla_due_ms);
     } else {
         hark_jw_null(gen);
     }
     HARK_JW_KEY(gen, "sla_warn_at");
     if (item->sla_warn_ms != 0) {
-        gen_time(gen, item->sla_warn_ms);
+        hark_jw_time(gen, item->sla_warn_ms);
     } else {
         hark_jw_null(gen);
     }
@@ -354,7 +347,7 @@ static void gen_header(struct hark_jw *gen,
     hark_jw_str(gen, event_id);
     if (emitted_at_ms != 0) {
         HARK_JW_KEY(gen, "emitted_at");
-        gen_time(gen, emitted_at_ms);
+        hark_jw_time(gen, emitted_at_ms);
     }
 }
 

@@ -52,6 +52,8 @@ void hark_jw_int(struct hark_jw *w, int64_t v);
 /* Rounded to 4 decimals, no exponent, no trailing zeros; NaN/inf -> null. */
 void hark_jw_double(struct hark_jw *w, double v);
 void hark_jw_bool(struct hark_jw *w, bool v);
+/* A timestamp string as hark_time_format() writes it (UTC, milliseconds). */
+void hark_jw_time(struct hark_jw *w, int64_t epoch_ms);
 void hark_jw_null(struct hark_jw *w);
 /* `json` must be one complete JSON value; it is copied as it is. */
 void hark_jw_raw(struct hark_jw *w, const char *json, size_t n);
