@@ -62,6 +62,7 @@ struct hark_rules_scratch {
     struct hark_span spans[HARK_RULES_MAX_SPANS];
     size_t n_spans;
     struct hark_buf key;
+    struct hark_normalize list_norm; /* a non-ASCII hashtag or mention */
     struct hark_rules_stats stats;
     struct hark_prefilter_scratch *pf;
     bool is_prefilter_off;
@@ -86,6 +87,7 @@ struct hark_rules_scratch *hark_rules_scratch_new(void)
         hark_normalize_init(&sc->fields[i].norm);
     }
     hark_buf_init(&sc->key, 0);
+    hark_normalize_init(&sc->list_norm);
     sc->pf = hark_prefilter_scratch_new();
     return sc;
 }
@@ -104,6 +106,7 @@ void hark_rules_scratch_free(struct hark_rules_scratch *sc)
     free(sc->group_hit);
     free(sc->author_hit);
     hark_buf_cleanup(&sc->key);
+    hark_normalize_cleanup(&sc->list_norm);
     hark_prefilter_scratch_free(sc->pf);
     free(sc);
 }
@@ -179,23 +182,6 @@ static const struct hark_normalize *field_norm(struct field_state *fs)
 /* ------------------------------------------------------------------ */
 /* Tests                                                               */
 
-static void lower_add_n(struct hark_buf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-        }
-        if (hark_buf_addc(b, c) != HARK_OK) {
-            hark_assert(!"unbounded buffer");
-        }
-    }
-    if (hark_buf_addc(b, '\0') != HARK_OK) {
-        hark_assert(!"unbounded buffer");
-    }
-    b->len--; /* keep it NUL-terminated, length without the NUL */
-}
-
 static void span_add(struct hark_rules_scratch *sc,
                      enum hark_field field,
                      uint32_t start,
@@ -258,7 +244,7 @@ static bool search_field(struct hark_rules_scratch *sc,
     while (start <= len) {
         int rc = pcre2_match(node->code, (PCRE2_SPTR)subject, len, start,
                              PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
-        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && is_limit(rc)) {
+        if (is_limit(rc)) {
             sc->stats.n_match_limit++;
         }
         if (rc < 0) {
@@ -403,22 +389,15 @@ static bool is_ascii(const char *s)
 }
 
 /*
- * Whether the post's value `s` (a hashtag or a mention) is `want` (folded
- * at load), case-insensitively; with `is_bare`, `want` also matches
- * "want@any-host".
+ * Whether the post's value `s` (a hashtag or a mention, folded by the
+ * caller when it is not ASCII) is `want` (folded at load),
+ * case-insensitively; with `is_bare`, `want` also matches "want@any-host".
  */
 static bool folded_is(const char *s, const char *want, bool is_bare)
 {
-    char *norm = NULL;
-    if (!is_ascii(s)) {
-        norm = hark_normalize_dup(s, strlen(s));
-        s = norm;
-    }
     size_t n = strlen(want);
-    bool is_hit = strncasecmp(s, want, n) == 0 &&
-                  (s[n] == '\0' || (is_bare && s[n] == '@'));
-    free(norm);
-    return is_hit;
+    return strncasecmp(s, want, n) == 0 &&
+           (s[n] == '\0' || (is_bare && s[n] == '@'));
 }
 
 /* The host of a link ("https://user@Host.example:8080/x" -> host.example),
@@ -444,7 +423,7 @@ static bool link_host(const char *url, struct hark_buf *b)
         n--;
     }
     hark_buf_reset(b);
-    lower_add_n(b, p, n);
+    hark_rules_lower_into(b, p, n);
     return n > 0;
 }
 
@@ -485,6 +464,11 @@ static bool test_list(struct hark_rules_scratch *sc,
         }
         if (s[0] == '#' || s[0] == '@') {
             s++;
+        }
+        if (!is_ascii(s)) {
+            /* Once per value, into the scratch: no copy per comparison. */
+            hark_normalize_text(&sc->list_norm, s, strlen(s));
+            s = sc->list_norm.text;
         }
         for (size_t k = 0; k < node->n_values; k++) {
             const char *want = node->values[k];
@@ -761,19 +745,6 @@ static void record_match(struct hark_rules_scratch *sc,
     }
 }
 
-static void lower_add(struct hark_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        char c = *s;
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-        }
-        if (hark_buf_addc(b, c) != HARK_OK) {
-            hark_assert(!"unbounded buffer");
-        }
-    }
-}
-
 /* Marks every author list that holds `key` (sorted idents, lower bound). */
 static void author_lookup(const struct hark_rules *rules,
                           struct hark_rules_scratch *sc,
@@ -810,14 +781,16 @@ static void apply_authors(const struct hark_rules *rules,
     }
     if (handle && handle[0]) {
         hark_buf_reset(&sc->key);
-        lower_add(&sc->key, post->platform);
-        lower_add(&sc->key, "\x1f@");
-        lower_add(&sc->key, handle);
+        hark_rules_lower_into(&sc->key, post->platform,
+                              strlen(post->platform));
+        hark_rules_lower_into(&sc->key, "\x1f@", 2);
+        hark_rules_lower_into(&sc->key, handle, strlen(handle));
         author_lookup(rules, sc, sc->key.ptr);
     }
     if (post->author.id && post->author.id[0]) {
         hark_buf_reset(&sc->key);
-        lower_add(&sc->key, post->platform);
+        hark_rules_lower_into(&sc->key, post->platform,
+                              strlen(post->platform));
         if (hark_buf_add(&sc->key, "\x1f#", 2) != HARK_OK ||
             hark_buf_add(&sc->key, post->author.id,
                          strlen(post->author.id) + 1) != HARK_OK) {

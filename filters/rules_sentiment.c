@@ -33,7 +33,6 @@ void hark_rules_collect_phrases(struct hark_rules_loader *ld,
     if (!v) {
         return;
     }
-    /* Problems are in diag; the phrases are still checked one by one. */
     /* Unknown keys are reported; the phrases are still checked. */
     hark_err_t keys = hark_cfgmap_check(doc, v, sentiment_map,
                                         "\"sentiment\"", ld->diag);

@@ -51,10 +51,11 @@ import json
 import math
 import os
 import re
-import socket
 import threading
 import time
 import urllib.parse
+
+import fake_common  # noqa: E402 (this folder; response plumbing)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.join(os.path.dirname(HERE), "data", "api", "hackernews")
@@ -326,16 +327,7 @@ class HackerNews:
         return rows, cap
 
 
-_fake = None
-_fake_lock = threading.Lock()
-
-
-def fake():
-    global _fake
-    with _fake_lock:
-        if _fake is None:
-            _fake = HackerNews(load_hits())
-        return _fake
+fake = fake_common.lazy(lambda: HackerNews(load_hits()))
 
 
 def search_by_date(params, query_string):
@@ -363,32 +355,8 @@ def search_by_date(params, query_string):
 # -- HTTP -----------------------------------------------------------------
 
 def send(handler, code, body, content_type=JSON_TYPE):
-    if not isinstance(body, bytes):
-        if not isinstance(body, str):
-            body = json.dumps(body, ensure_ascii=False,
-                              separators=(",", ":"))
-        body = body.encode("utf-8")
-    handler.send_response(code)
-    handler.send_header("Content-Type", content_type)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.send_header("Access-Control-Allow-Origin", "*")
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def send_truncated(handler, body):
-    body = body.encode("utf-8")
-    handler.send_response(200)
-    handler.send_header("Content-Type", JSON_TYPE)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body[:len(body) // 2])
-    handler.wfile.flush()
-    handler.close_connection = True
-    try:
-        handler.connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+    fake_common.send(handler, code, body, content_type,
+                     [("Access-Control-Allow-Origin", "*")])
 
 
 def control(handler, method, path, params):
@@ -406,12 +374,7 @@ def control(handler, method, path, params):
         elif what == "config" and method == "POST":
             send(handler, 200, hn.configure(params))
         elif what == "fault" and method == "POST":
-            kind = params.get("kind", "")
-            if kind not in FAULT_KINDS and kind != "none":
-                send(handler, 400, {"error": "unknown fault kind %r; one of "
-                                    "%s or none" % (kind,
-                                                    ", ".join(FAULT_KINDS))})
-                return
+            kind = fake_common.fault_kind(params, FAULT_KINDS)
             count = max(1, int_param(params, "count", 1))
             send(handler, 200, {"faults_pending": hn.arm_fault(kind, count)})
         else:
@@ -452,8 +415,8 @@ def route(handler, method, path, query, params, qlist):
         send(handler, 400, {"message": str(e), "status": 400})
         return True
     if fault == "truncated":
-        send_truncated(handler, json.dumps(body, ensure_ascii=False,
-                                           separators=(",", ":")))
+        fake_common.send_truncated(handler, fake_common.compact(body),
+                                   JSON_TYPE)
         return True
     send(handler, 200, body)
     return True

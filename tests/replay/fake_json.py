@@ -30,6 +30,8 @@ import os
 import threading
 import time
 
+import fake_common  # noqa: E402 (this folder; response plumbing)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.join(os.path.dirname(HERE), "data", "api", "x")
 FILES = ("search_recent_2022-10-07.json",
@@ -109,16 +111,7 @@ class X:
                     max(0, RATE_LIMIT - self.n_used), int(self.window_end))
 
 
-_fake = None
-_fake_lock = threading.Lock()
-
-
-def fake():
-    global _fake
-    with _fake_lock:
-        if _fake is None:
-            _fake = X()
-        return _fake
+fake = fake_common.lazy(X)
 
 
 class Invalid(Exception):
@@ -195,15 +188,7 @@ def search(params):
 
 
 def send_json(handler, code, doc, headers=()):
-    body = json.dumps(doc, ensure_ascii=False,
-                      separators=(",", ":")).encode("utf-8")
-    handler.send_response(code)
-    handler.send_header("Content-Type", JSON_TYPE)
-    handler.send_header("Content-Length", str(len(body)))
-    for k, v in headers:
-        handler.send_header(k, v)
-    handler.end_headers()
-    handler.wfile.write(body)
+    fake_common.send(handler, code, doc, JSON_TYPE, headers)
 
 
 def control(handler, method, path, params):

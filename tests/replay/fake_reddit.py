@@ -77,9 +77,10 @@ import json
 import os
 import re
 import secrets
-import socket
 import threading
 import time
+
+import fake_common  # noqa: E402 (this folder; response plumbing)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.join(os.path.dirname(HERE), "data", "api", "reddit")
@@ -349,16 +350,7 @@ class Reddit:
         return rows[:depth]
 
 
-_fake = None
-_fake_lock = threading.Lock()
-
-
-def fake():
-    global _fake
-    with _fake_lock:
-        if _fake is None:
-            _fake = Reddit(load_items())
-        return _fake
+fake = fake_common.lazy(lambda: Reddit(load_items()))
 
 
 class BadRequest(Exception):
@@ -452,35 +444,7 @@ def search_keep(query, subs, restrict):
 
 
 def send(handler, code, body, headers=(), content_type=JSON_TYPE):
-    if not isinstance(body, bytes):
-        if not isinstance(body, str):
-            body = json.dumps(body, ensure_ascii=False,
-                              separators=(",", ":"))
-        body = body.encode("utf-8")
-    handler.send_response(code)
-    handler.send_header("Content-Type", content_type)
-    handler.send_header("Content-Length", str(len(body)))
-    for k, v in headers:
-        handler.send_header(k, v)
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def send_truncated(handler, body, headers):
-    body = body.encode("utf-8")
-    handler.send_response(200)
-    handler.send_header("Content-Type", JSON_TYPE)
-    handler.send_header("Content-Length", str(len(body)))
-    for k, v in headers:
-        handler.send_header(k, v)
-    handler.end_headers()
-    handler.wfile.write(body[:len(body) // 2])
-    handler.wfile.flush()
-    handler.close_connection = True
-    try:
-        handler.connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+    fake_common.send(handler, code, body, content_type, headers)
 
 
 def control(handler, method, path, params):
@@ -502,12 +466,7 @@ def control(handler, method, path, params):
         elif what == "oauth" and method == "POST":
             send(handler, 200, r.configure_oauth(params))
         elif what == "fault" and method == "POST":
-            fk = params.get("kind", "")
-            if fk not in FAULT_KINDS and fk != "none":
-                send(handler, 400, {"error": "unknown fault kind %r; one of "
-                                    "%s or none" % (fk,
-                                                    ", ".join(FAULT_KINDS))})
-                return
+            fk = fake_common.fault_kind(params, FAULT_KINDS)
             count = max(1, int_param(params, "count", 1))
             send(handler, 200, {"faults_pending": r.arm_fault(fk, count)})
         else:
@@ -588,8 +547,8 @@ def route(handler, method, path, query, params, qlist):
                      "geo_filter": "", "children": children,
                      "before": before}}
     if fault == "truncated":
-        send_truncated(handler, json.dumps(body, ensure_ascii=False,
-                                           separators=(",", ":")), headers)
+        fake_common.send_truncated(handler, fake_common.compact(body),
+                                   JSON_TYPE, headers)
         return True
     send(handler, 200, body, headers)
     return True

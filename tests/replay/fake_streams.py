@@ -51,6 +51,8 @@ import sys
 import threading
 import time
 
+import fake_common  # noqa: E402 (this folder; response plumbing)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.join(os.path.dirname(HERE), "data", "api")
 SSE_FILE = os.path.join(DATA_DIR, "mastodon", "streaming_user.sse")
@@ -151,16 +153,7 @@ class Streams:
                     "faults_pending": self.pending_locked()}
 
 
-_streams = None
-_streams_lock = threading.Lock()
-
-
-def streams():
-    global _streams
-    with _streams_lock:
-        if _streams is None:
-            _streams = Streams()
-        return _streams
+streams = fake_common.lazy(Streams)
 
 
 # -- plumbing ----------------------------------------------------------------
@@ -170,14 +163,9 @@ class Gone(Exception):
 
 
 def send_json(handler, code, doc, headers=()):
-    body = json.dumps(doc, separators=(",", ":")).encode("utf-8")
-    handler.send_response(code)
-    handler.send_header("Content-Type", JSON_TYPE)
-    handler.send_header("Content-Length", str(len(body)))
-    for k, v in headers:
-        handler.send_header(k, v)
-    handler.end_headers()
-    handler.wfile.write(body)
+    # ASCII-escaped, unlike the other fakes' JSON.
+    fake_common.send(handler, code, json.dumps(doc, separators=(",", ":")),
+                     JSON_TYPE, headers)
 
 
 def start_chunked(handler, content_type):

@@ -28,7 +28,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -36,6 +35,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import fake_bluesky  # noqa: E402 (this folder; Bluesky XRPC routes)
+import fake_common  # noqa: E402 (this folder; response plumbing)
 import fake_json  # noqa: E402 (this folder; X-style JSON search routes)
 import fake_hackernews  # noqa: E402 (this folder; Algolia HN search)
 import fake_reddit  # noqa: E402 (this folder; Reddit listings)
@@ -389,25 +389,11 @@ class Handler(BaseHTTPRequestHandler):
                                                format % args))
         sys.stderr.flush()
 
-    def send_body(self, code, body, content_type=JSON_TYPE, headers=None,
-                  close=False):
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or []):
-            self.send_header(k, v)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
+    def send_body(self, code, body, content_type=JSON_TYPE):
+        fake_common.send(self, code, body, content_type)
 
-    def send_json(self, code, doc, headers=None):
-        self.send_body(code, json.dumps(doc, ensure_ascii=False,
-                                          separators=(",", ":")), JSON_TYPE,
-                       headers)
+    def send_json(self, code, doc, headers=()):
+        fake_common.send(self, code, doc, JSON_TYPE, headers)
 
     def rate_headers(self, remaining, reset_ts):
         inst = self.server.instance
@@ -461,11 +447,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"visible": visible,
                                  "total": len(inst.statuses)})
         elif path == "/_control/fault" and method == "POST":
-            kind = params.get("kind", "")
-            if kind not in FAULT_KINDS and kind != "none":
-                self.send_json(400, {"error": "unknown fault kind %r; one of "
-                                     "%s or none" % (kind,
-                                                     ", ".join(FAULT_KINDS))})
+            try:
+                kind = fake_common.fault_kind(params, FAULT_KINDS)
+            except ValueError as e:
+                self.send_json(400, {"error": str(e)})
                 return
             count = max(1, ruby_to_i(params.get("count", "1")))
             pending = inst.arm_fault(kind, count, params)
@@ -605,22 +590,12 @@ class Handler(BaseHTTPRequestHandler):
             page = paginate([s for s in inst.visible() if keep(s)], params)
         except PageError:
             page = []
-        body = json.dumps(page, ensure_ascii=False,
-                          separators=(",", ":")).encode("utf-8")
+        text = fake_common.compact(page)
         if kind == "truncated":
-            self.send_response(200)
-            self.send_header("Content-Type", JSON_TYPE)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            fake_common.send_truncated(self, text, JSON_TYPE)
             return
         if kind == "slow":
+            body = text.encode("utf-8")
             self.send_response(200)
             self.send_header("Content-Type", JSON_TYPE)
             self.send_header("Content-Length", str(len(body)))
@@ -638,9 +613,8 @@ class Handler(BaseHTTPRequestHandler):
         """A valid JSON array of ~60 MB (copies of one status), streamed,
         so a client must enforce its own size cap."""
         inst = self.server.instance
-        one = json.dumps(inst.statuses[-1] if inst.statuses else {"id": "1"},
-                         ensure_ascii=False,
-                         separators=(",", ":")).encode("utf-8")
+        one = fake_common.compact(inst.statuses[-1] if inst.statuses
+                                  else {"id": "1"}).encode("utf-8")
         n_items = HUGE_BYTES // (len(one) + 1) + 1
         total = 2 + n_items * len(one) + (n_items - 1)
         self.send_response(200)
